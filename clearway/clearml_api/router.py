@@ -1,0 +1,109 @@
+"""Dispatch of ``/[vX.Y/]service.action`` requests, whatever the HTTP method (GET with a body included)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request as HttpRequest
+from starlette.responses import Response
+from starlette.routing import Route
+
+from clearway.clearml_api import envelope
+from clearway.clearml_api.context import Call
+from clearway.clearml_api.registry import Endpoint
+from clearway.errors import (
+    ClearwayError,
+    EndpointNotFound,
+    InternalError,
+    MalformedJSON,
+    RequestTooLarge,
+    ValidationFailed,
+)
+from clearway.services import Services
+
+log = logging.getLogger(__name__)
+PATH = re.compile(r"^/(?:v(?P<version>\d+\.?\d*)/)?(?P<name>\w+\.\w+)/?$")
+
+
+class ClearmlApi:
+    def __init__(self, services: Services, endpoints: dict[str, Endpoint]) -> None:
+        self.services = services
+        self.endpoints = endpoints
+
+    def routes(self) -> list[Route]:
+        methods = ["GET", "POST", "PUT"]
+        return [
+            Route("/{name:str}", self.handle, methods=methods),
+            Route("/{version:str}/{name:str}", self.handle, methods=methods),
+        ]
+
+    async def handle(self, http: HttpRequest) -> Response:
+        match = PATH.match(http.url.path)
+        name = match["name"] if match else http.url.path.strip("/")
+        version = (match["version"] if match else None) or "2.31"
+        endpoint = self.endpoints.get(name) if match else None
+        if endpoint is None:
+            return envelope.error(
+                name, version, EndpointNotFound(f"Unable to find endpoint for name {name} and version {version}")
+            )
+        try:
+            body = await self._read_body(http)
+            data = await run_in_threadpool(self._dispatch, endpoint, http, body)
+        except ClearwayError as exc:
+            return envelope.error(name, version, exc)
+        except Exception:  # noqa: BLE001 - the client must get an envelope, never a bare 500 page
+            log.exception("endpoint %s failed", name)
+            return envelope.error(name, version, InternalError())
+        return envelope.ok(name, version, data)
+
+    async def _read_body(self, http: HttpRequest) -> bytes:
+        limit = self.services.settings.max_request_bytes
+        declared = http.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise RequestTooLarge(f"Request body over {limit} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in http.stream():
+            size += len(chunk)
+            if size > limit:
+                raise RequestTooLarge(f"Request body over {limit} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _dispatch(self, endpoint: Endpoint, http: HttpRequest, body: bytes) -> dict[str, Any] | None:
+        identity = None if endpoint.public else self.services.auth.identify(http.headers.get("authorization"))
+        call = Call(identity=identity, services=self.services, http=http, body=body)
+        if endpoint.raw_body:
+            return endpoint.handler(call, None)
+        fields = _parse_json(body)
+        fields.update({k: v for k, v in http.query_params.items() if k not in fields})
+        try:
+            request = endpoint.model.model_validate(fields)
+        except ValidationError as exc:
+            raise ValidationFailed(_describe(exc), errors=_errors(exc)) from exc
+        return endpoint.handler(call, request)
+
+
+def _parse_json(body: bytes) -> dict[str, Any]:
+    if not body.strip():
+        return {}
+    try:
+        fields = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedJSON(f"Malformed request body: {exc}") from exc
+    if not isinstance(fields, dict):
+        raise MalformedJSON("Request body must be a JSON object")
+    return fields
+
+
+def _errors(exc: ValidationError) -> list[dict[str, Any]]:
+    return [{"field": ".".join(str(p) for p in e["loc"]), "error": e["msg"]} for e in exc.errors()]
+
+
+def _describe(exc: ValidationError) -> str:
+    return "Validation error: " + "; ".join(f"{e['field']}: {e['error']}" for e in _errors(exc))

@@ -1,0 +1,137 @@
+"""events.*: json-lines ingestion and the reads the SDK uses."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from clearway.clearml_api.context import Call
+from clearway.clearml_api.registry import Request, Service
+from clearway.errors import MalformedJSON, ValidationFailed
+
+service = Service("events")
+
+
+class TaskLogRequest(Request):
+    task: str
+    batch_size: int = 500
+    navigate_earlier: bool = True
+    order: str = "desc"
+    scroll_id: str | None = None
+    from_timestamp: int | None = None
+
+
+class TaskEventsRequest(Request):
+    task: str
+    event_type: str | None = None
+    batch_size: int = 500
+    order: str = "asc"
+    scroll_id: str | None = None
+    metrics: list[dict[str, Any]] | None = None
+
+
+class HistogramRequest(Request):
+    task: str
+    key: str = "iter"
+    samples: int | None = None
+
+
+class PlotsRequest(Request):
+    task: str
+    iters: int = 1
+
+
+class DebugImagesRequest(Request):
+    metrics: list[dict[str, Any]]
+    iters: int = 1
+
+
+class SingleValueRequest(Request):
+    tasks: list[str]
+
+
+def _batch_size(value: int) -> int:
+    if not 1 <= value <= 10_000:
+        raise ValidationFailed("batch_size must be between 1 and 10000")
+    return value
+
+
+def _order(value: str) -> str:
+    if value not in ("asc", "desc"):
+        raise ValidationFailed("order must be asc or desc")
+    return value
+
+
+@service.endpoint("add_batch", raw_body=True)
+def add_batch(call: Call, _req: None) -> dict[str, Any]:
+    return call.services.events.add_batch(call.me, _parse_lines(call.body))
+
+
+@service.endpoint("add", raw_body=True)
+def add(call: Call, _req: None) -> dict[str, Any]:
+    return call.services.events.add_batch(call.me, _parse_lines(call.body))
+
+
+def _parse_lines(body: bytes) -> list[Any]:
+    """A json-lines body (the SDK's and agent's form); a JSON list or a single object also works."""
+    text = body.decode("utf-8", errors="strict") if body else ""
+    stripped = text.strip()
+    try:
+        if stripped.startswith("["):
+            return json.loads(stripped)
+        return [json.loads(line) for line in stripped.splitlines() if line.strip()]
+    except json.JSONDecodeError as exc:
+        raise MalformedJSON(f"Malformed event line: {exc}") from exc
+
+
+@service.endpoint("get_task_log", TaskLogRequest)
+def get_task_log(call: Call, req: TaskLogRequest) -> dict[str, Any]:
+    return call.services.events.task_log(
+        call.me,
+        req.task,
+        batch_size=_batch_size(req.batch_size),
+        navigate_earlier=req.navigate_earlier,
+        order=_order(req.order),
+        scroll_id=req.scroll_id,
+        from_timestamp=req.from_timestamp,
+    )
+
+
+@service.endpoint("get_task_events", TaskEventsRequest)
+def get_task_events(call: Call, req: TaskEventsRequest) -> dict[str, Any]:
+    metric = (req.metrics or [{}])[0].get("metric") if req.metrics else None
+    return call.services.events.task_events(
+        call.me,
+        req.task,
+        event_type=req.event_type,
+        batch_size=_batch_size(req.batch_size),
+        order=_order(req.order),
+        scroll_id=req.scroll_id,
+        metric=metric,
+    )
+
+
+@service.endpoint("scalar_metrics_iter_histogram", HistogramRequest)
+def scalar_metrics_iter_histogram(call: Call, req: HistogramRequest) -> dict[str, Any]:
+    if req.key not in ("iter", "timestamp", "iso_time"):
+        raise ValidationFailed("key must be iter, timestamp or iso_time")
+    return call.services.events.scalar_histogram(call.me, req.task, req.key, req.samples)
+
+
+@service.endpoint("get_task_plots", PlotsRequest)
+def get_task_plots(call: Call, req: PlotsRequest) -> dict[str, Any]:
+    return call.services.events.plots(call.me, req.task, req.iters)
+
+
+@service.endpoint("debug_images", DebugImagesRequest)
+def debug_images(call: Call, req: DebugImagesRequest) -> dict[str, Any]:
+    tasks = [m.get("task") for m in req.metrics]
+    if not tasks or not all(isinstance(t, str) for t in tasks):
+        raise ValidationFailed("metrics must name tasks")
+    results = [call.services.events.debug_images(call.me, t, req.iters) for t in tasks]
+    return {"metrics": [m for r in results for m in r["metrics"]], "scroll_id": ""}
+
+
+@service.endpoint("get_task_single_value_metrics", SingleValueRequest)
+def get_task_single_value_metrics(call: Call, req: SingleValueRequest) -> dict[str, Any]:
+    return {"tasks": call.services.events.single_values(call.me, req.tasks)}

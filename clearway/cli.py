@@ -1,0 +1,168 @@
+"""The command line: ``clearway server | users | keys | env | db``."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Annotated
+
+import typer
+
+from clearway.settings import Settings
+
+app = typer.Typer(
+    help="Clearway: a ClearML-compatible MLOps server for a shared GPU cluster.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
+keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+db_app = typer.Typer(help="Manage the database schema.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="keys")
+app.add_typer(db_app, name="db")
+
+DEFAULT_ORG = "default"
+
+
+def _services():  # type: ignore[no-untyped-def]
+    from clearway.app import OutdatedSchema, prepare_database
+    from clearway.services import Services
+
+    settings = Settings()
+    try:
+        prepare_database(settings)
+    except OutdatedSchema as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    return Services.build(settings)
+
+
+def _user(services, name: str) -> dict:  # type: ignore[no-untyped-def]
+    user = services.stores.identity.find_user(name)
+    if user is None:
+        typer.echo(f"No such user: {name} (create it with: clearway users create {name})", err=True)
+        raise typer.Exit(1)
+    return user
+
+
+@app.command()
+def server(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """Run the server: ClearML API and file server on one port."""
+    import uvicorn
+
+    from clearway.app import OutdatedSchema, create_app, prepare_database
+
+    settings = Settings()
+    url = settings.resolved_database_url
+    try:
+        prepare_database(settings)
+    except OutdatedSchema as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    host = host or settings.host
+    port = port or settings.port
+    typer.echo(f"Clearway listening on http://{host}:{port} (ClearML API at /, files at /files)")
+    typer.echo(f"Data: {settings.data_dir.resolve()}  Database: {_safe_url(url)}")
+    typer.echo('Credentials: clearway users create NAME; eval "$(clearway env NAME --url http://HOST:PORT)"')
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False)
+
+
+@users_app.command("create")
+def users_create(
+    name: str,
+    role: Annotated[str, typer.Option(help="admin, user or agent")] = "user",
+    org: Annotated[str, typer.Option(help="Organisation")] = DEFAULT_ORG,
+) -> None:
+    """Create a user."""
+    from clearway.domain.identity import Role
+
+    if role not in {r.value for r in Role}:
+        typer.echo(f"Unknown role {role!r}: use admin, user or agent", err=True)
+        raise typer.Exit(2)
+    services = _services()
+    org_doc = services.stores.identity.ensure_org(org)
+    if services.stores.identity.find_user(name, org_doc["id"]) is not None:
+        typer.echo(f"User {name} already exists in {org}", err=True)
+        raise typer.Exit(1)
+    user = services.stores.identity.create_user(org_doc["id"], name, role)
+    typer.echo(f"Created {role} {name} ({user['id']}) in {org}")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List users."""
+    for user in _services().stores.identity.list_users():
+        typer.echo(f"{user['name']}\t{user['role']}\t{user['id']}")
+
+
+def _new_key(services, name: str):  # type: ignore[no-untyped-def]
+    from clearway.auth.keys import generate_key_pair, hash_secret
+
+    user = _user(services, name)
+    pair = generate_key_pair()
+    services.stores.identity.add_key(user["id"], pair.access_key, hash_secret(pair.secret_key))
+    return pair
+
+
+@keys_app.command("create")
+def keys_create(name: str) -> None:
+    """Create a key pair for a user; the secret is shown once."""
+    pair = _new_key(_services(), name)
+    typer.echo(f"access_key: {pair.access_key}\nsecret_key: {pair.secret_key}")
+
+
+@keys_app.command("list")
+def keys_list(name: str) -> None:
+    """List a user's keys."""
+    services = _services()
+    for key in services.stores.identity.list_keys(_user(services, name)["id"]):
+        state = f"revoked {key['revoked']}" if key["revoked"] else "active"
+        typer.echo(f"{key['access_key']}\tcreated {key['created']}\t{state}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(access_key: str) -> None:
+    """Revoke a key: its tokens stop working within seconds."""
+    if not _services().stores.identity.revoke_key(access_key):
+        typer.echo(f"No active key {access_key}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"Revoked {access_key}")
+
+
+@app.command()
+def env(
+    name: str,
+    url: Annotated[str, typer.Option(help="Base URL of this server as clients reach it.")] = "http://127.0.0.1:8008",
+) -> None:
+    """Create a key pair for NAME and print the CLEARML_* exports that point the SDK here."""
+    pair = _new_key(_services(), name)
+    base = url.rstrip("/")
+    exports = {
+        "CLEARML_API_HOST": base,
+        "CLEARML_WEB_HOST": base,
+        "CLEARML_FILES_HOST": f"{base}/files",
+        "CLEARML_API_ACCESS_KEY": pair.access_key,
+        "CLEARML_API_SECRET_KEY": pair.secret_key,
+    }
+    for key, value in exports.items():
+        typer.echo(f"export {key}={shlex.quote(value)}")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration."""
+    from clearway.store import migrations
+
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrations.upgrade(settings.resolved_database_url)
+    typer.echo(f"Schema at {migrations.current_revision(settings.resolved_database_url)}")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

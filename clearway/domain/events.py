@@ -1,0 +1,317 @@
+"""Task events: ingestion (keeping ``last_iteration`` and ``last_metrics`` current) and the reads the SDK uses."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from collections import defaultdict
+from typing import Any
+
+from clearway.domain.access import read_scope, write_scope
+from clearway.domain.identity import Identity
+from clearway.domain.task_status import LOCKED
+from clearway.errors import BatchTooLarge, InvalidTaskId, ValidationFailed
+from clearway.store.base import Doc, Stores
+
+SCALAR = "training_stats_scalar"
+LOG = "log"
+MONITOR_METRICS = frozenset({":monitor:machine", ":monitor:gpu"})
+_SINGLE_VALUE_ITER = -(2**31)
+
+
+class Events:
+    def __init__(self, stores: Stores, max_per_batch: int) -> None:
+        self.stores = stores
+        self.max_per_batch = max_per_batch
+
+    def add_batch(self, identity: Identity, events: list[Any]) -> dict[str, Any]:
+        if len(events) > self.max_per_batch:
+            raise BatchTooLarge(f"{len(events)} events in one batch; the limit is {self.max_per_batch}")
+        scalars: list[Doc] = []
+        logs: list[Doc] = []
+        others: list[Doc] = []
+        errors: dict[str, int] = defaultdict(int)
+        tasks: dict[str, Doc | None] = {}
+        accepted: dict[str, list[Doc]] = defaultdict(list)
+        scope = write_scope(identity)
+        for event in events:
+            try:
+                row, kind = _shape(event)
+            except ValidationFailed as exc:
+                errors[exc.message] += 1
+                continue
+            task_id = row["task"]
+            if task_id not in tasks:
+                tasks[task_id] = self.stores.tasks.get(scope, task_id)
+            task = tasks[task_id]
+            if task is None:
+                errors[f"invalid task id {task_id}"] += 1
+                continue
+            if task.get("status") in LOCKED and not event.get("allow_locked"):
+                errors["task is published; events are not accepted"] += 1
+                continue
+            {"scalar": scalars, "log": logs, "other": others}[kind].append(row)
+            if kind != "log":
+                accepted[task_id].append(row)
+        with self.stores.transaction():
+            self.stores.events.add(scalars, logs, others)
+            for task_id, rows in accepted.items():
+                self.stores.tasks.update(scope, task_id, lambda doc, rows=rows: _fold_metrics(doc, rows))
+        added = len(scalars) + len(logs) + len(others)
+        return {"added": added, "errors": sum(errors.values()), "errors_info": dict(errors)}
+
+    # reads
+    def _task(self, identity: Identity, task_id: Any) -> Doc:
+        doc = self.stores.tasks.get(read_scope(identity), task_id) if isinstance(task_id, str) else None
+        if doc is None:
+            raise InvalidTaskId(id=task_id)
+        return doc
+
+    def scalar_histogram(self, identity: Identity, task_id: str, key: str, samples: int | None) -> Doc:
+        self._task(identity, task_id)
+        out: dict[str, dict[str, dict[str, Any]]] = {}
+        for point in self.stores.events.scalars(task_id):
+            if point.iter == _SINGLE_VALUE_ITER:
+                continue
+            series = out.setdefault(point.metric, {}).setdefault(
+                point.variant, {"name": point.variant, "x": [], "y": []}
+            )
+            x = point.timestamp if key == "timestamp" else point.iter
+            if series["x"] and series["x"][-1] == x:
+                series["y"][-1] = point.value
+            else:
+                series["x"].append(x)
+                series["y"].append(point.value)
+        if samples:
+            for variants in out.values():
+                for series in variants.values():
+                    _downsample(series, samples)
+        return out
+
+    def single_values(self, identity: Identity, task_ids: list[str]) -> list[Doc]:
+        out = []
+        for task_id in task_ids:
+            self._task(identity, task_id)
+            values = [
+                {"metric": p.metric, "variant": p.variant, "value": p.value, "timestamp": p.timestamp}
+                for p in self.stores.events.scalars(task_id)
+                if p.iter == _SINGLE_VALUE_ITER
+            ]
+            out.append({"task": task_id, "values": values})
+        return out
+
+    def task_log(
+        self,
+        identity: Identity,
+        task_id: str,
+        *,
+        batch_size: int,
+        navigate_earlier: bool,
+        order: str,
+        scroll_id: str | None,
+        from_timestamp: int | None,
+    ) -> Doc:
+        self._task(identity, task_id)
+        position = _parse_position(scroll_id)
+        if position is None and from_timestamp is not None:
+            position = (from_timestamp, 0 if navigate_earlier else 2**62)
+        if navigate_earlier:
+            rows = self.stores.events.log_page(task_id, before=position, after=None, limit=batch_size, descending=True)
+        else:
+            rows = self.stores.events.log_page(task_id, before=None, after=position, limit=batch_size, descending=False)
+        next_scroll = _format_position(rows[-1]) if rows else scroll_id
+        if (order == "asc") == navigate_earlier:
+            rows.reverse()
+        events = [
+            {
+                "type": LOG,
+                "task": task_id,
+                "timestamp": r["timestamp"],
+                "level": r["level"],
+                "worker": r["worker"],
+                "msg": r["msg"],
+            }
+            for r in rows
+        ]
+        total = self.stores.events.count(task_id, "log")
+        return {"events": events, "returned": len(events), "total": total, "scroll_id": next_scroll}
+
+    def task_events(
+        self,
+        identity: Identity,
+        task_id: str,
+        *,
+        event_type: str | None,
+        batch_size: int,
+        order: str,
+        scroll_id: str | None,
+        metric: str | None = None,
+    ) -> Doc:
+        self._task(identity, task_id)
+        after = int(scroll_id) if scroll_id and scroll_id.isdigit() else 0
+        descending = order == "desc"
+        if event_type == SCALAR:
+            rows = self.stores.events.scalar_page(task_id, after, batch_size, descending)
+            events = [
+                {
+                    "type": SCALAR,
+                    "task": task_id,
+                    **{k: r[k] for k in ("metric", "variant", "iter", "value", "timestamp")},
+                }
+                for r in rows
+            ]
+            total = self.stores.events.count(task_id, "scalar")
+        elif event_type == LOG:
+            log = self.task_log(
+                identity,
+                task_id,
+                batch_size=batch_size,
+                navigate_earlier=descending,
+                order=order,
+                scroll_id=scroll_id,
+                from_timestamp=None,
+            )
+            return log
+        else:
+            types = [event_type] if event_type else ["plot", "training_debug_image"]
+            rows = self.stores.events.other_page(task_id, types, after, batch_size, descending, metric)
+            events = [{k: v for k, v in r.items() if k != "id"} for r in rows]
+            total = sum(self.stores.events.count(task_id, "other", t) for t in types)
+        next_scroll = str(rows[-1]["id"]) if rows else (scroll_id or "")
+        return {"events": events, "returned": len(events), "total": total, "scroll_id": next_scroll}
+
+    def plots(self, identity: Identity, task_id: str, iters: int) -> Doc:
+        self._task(identity, task_id)
+        plots = self.stores.events.last_iterations(task_id, "plot", max(1, iters))
+        return {"plots": plots, "returned": len(plots), "total": len(plots), "scroll_id": ""}
+
+    def debug_images(self, identity: Identity, task_id: str, iters: int) -> Doc:
+        self._task(identity, task_id)
+        images = self.stores.events.last_iterations(task_id, "training_debug_image", max(1, iters))
+        grouped: dict[tuple[str, str], list[Doc]] = defaultdict(list)
+        for image in images:
+            grouped[(image.get("metric", ""), image.get("variant", ""))].append(image)
+        metrics: dict[str, list[Doc]] = defaultdict(list)
+        for (metric, _variant), events in grouped.items():
+            metrics[metric].extend(events)
+        return {
+            "metrics": [{"task": task_id, "metric": m, "iterations": _by_iteration(ev)} for m, ev in metrics.items()],
+            "scroll_id": "",
+        }
+
+
+def _by_iteration(events: list[Doc]) -> list[Doc]:
+    iterations: dict[int, list[Doc]] = defaultdict(list)
+    for event in events:
+        iterations[event.get("iter", 0)].append(event)
+    return [{"iter": it, "events": evs} for it, evs in sorted(iterations.items(), reverse=True)]
+
+
+def _shape(event: Any) -> tuple[Doc, str]:
+    """Validate one event line and shape it as a row of its table."""
+    if not isinstance(event, dict):
+        raise ValidationFailed("event is not an object")
+    task = event.get("task")
+    if not isinstance(task, str) or not task:
+        raise ValidationFailed("event without task")
+    event_type = event.get("type")
+    if not isinstance(event_type, str):
+        raise ValidationFailed("event without type")
+    timestamp = _int(event.get("timestamp"), default=int(time.time() * 1000))
+    if event_type == LOG:
+        msg = event.get("msg", "")
+        return {
+            "task": task,
+            "timestamp": timestamp,
+            "level": str(event.get("level") or "info")[:32],
+            "worker": str(event.get("worker") or "")[:255],
+            "msg": msg if isinstance(msg, str) else json.dumps(msg),
+        }, "log"
+    metric = str(event.get("metric") or "")[:255]
+    variant = str(event.get("variant") or "")[:255]
+    iteration = _int(event.get("iter"), default=0)
+    if event_type == SCALAR:
+        value = event.get("value")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValidationFailed("scalar event without a numeric value")
+        value = float(value) if math.isfinite(value) else 0.0
+        return {
+            "task": task,
+            "metric": metric,
+            "variant": variant,
+            "iter": iteration,
+            "value": value,
+            "timestamp": timestamp,
+        }, "scalar"
+    doc = {k: v for k, v in event.items() if k not in ("method", "allow_locked")}
+    doc.update(timestamp=timestamp, iter=iteration, metric=metric, variant=variant)
+    return {
+        "task": task,
+        "type": event_type[:64],
+        "metric": metric,
+        "variant": variant,
+        "iter": iteration,
+        "timestamp": timestamp,
+        "doc": doc,
+    }, "other"
+
+
+def _int(value: Any, default: int) -> int:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationFailed(f"expected a number, got {value!r}")
+    return int(value)
+
+
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+
+def _fold_metrics(doc: Doc, rows: list[Doc]) -> Doc:
+    """``last_iteration`` (ignoring machine monitoring) and ``last_metrics`` after these events."""
+    last_iteration = doc.get("last_iteration") or 0
+    last_metrics = {k: dict(v) for k, v in (doc.get("last_metrics") or {}).items()}
+    for row in rows:
+        if row["metric"] not in MONITOR_METRICS and row["iter"] != _SINGLE_VALUE_ITER:
+            last_iteration = max(last_iteration, row["iter"])
+        if "value" not in row:
+            continue
+        variants = last_metrics.setdefault(_md5(row["metric"]), {})
+        key = _md5(row["variant"])
+        entry = dict(variants.get(key) or {"metric": row["metric"], "variant": row["variant"], "count": 0})
+        value, iteration = row["value"], row["iter"]
+        if iteration >= entry.get("iter", iteration):
+            entry.update(value=value, iter=iteration, timestamp=row["timestamp"])
+        if "min_value" not in entry or value < entry["min_value"]:
+            entry.update(min_value=value, min_value_iteration=iteration)
+        if "max_value" not in entry or value > entry["max_value"]:
+            entry.update(max_value=value, max_value_iteration=iteration)
+        entry["count"] = entry.get("count", 0) + 1
+        variants[key] = entry
+    return {**doc, "last_iteration": last_iteration, "last_metrics": last_metrics}
+
+
+def _downsample(series: dict[str, list[Any]], samples: int) -> None:
+    n = len(series["x"])
+    if n <= samples:
+        return
+    step = n / samples
+    picks = [int(i * step) for i in range(samples)]
+    series["x"] = [series["x"][i] for i in picks]
+    series["y"] = [series["y"][i] for i in picks]
+
+
+def _parse_position(scroll_id: str | None) -> tuple[int, int] | None:
+    if not scroll_id:
+        return None
+    ts, _, row_id = scroll_id.partition(":")
+    if not (ts.lstrip("-").isdigit() and row_id.isdigit()):
+        raise ValidationFailed(f"invalid scroll_id {scroll_id!r}")
+    return int(ts), int(row_id)
+
+
+def _format_position(row: Doc) -> str:
+    return f"{row['timestamp']}:{row['id']}"

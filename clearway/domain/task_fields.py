@@ -1,0 +1,100 @@
+"""Pure edits of a task document's sections: hyperparameters, configuration, artifacts, models."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from clearway.errors import ValidationFailed
+from clearway.store.base import Doc
+from clearway.timeutil import now_iso
+
+
+def edit_hyper_params(doc: Doc, items: list[dict[str, Any]], replace: str) -> Doc:
+    """``replace``: ``none`` merges items, ``section`` replaces the sections named, ``all`` replaces everything."""
+    if replace not in ("none", "section", "all"):
+        raise ValidationFailed(f"invalid replace_hyperparams {replace!r}")
+    params: dict[str, dict[str, Any]] = {} if replace == "all" else copy.deepcopy(doc.get("hyperparams") or {})
+    if replace == "section":
+        for item in items:
+            params[item["section"]] = {}
+    for item in items:
+        section = item.get("section")
+        name = item.get("name")
+        if not isinstance(section, str) or not isinstance(name, str):
+            raise ValidationFailed("each hyperparameter needs a section and a name")
+        entry = {k: v for k, v in item.items() if k in ("section", "name", "value", "type", "description")}
+        if entry.get("value") is not None and not isinstance(entry["value"], str):
+            entry["value"] = str(entry["value"])
+        params.setdefault(section, {})[name] = entry
+    return {**doc, "hyperparams": params}
+
+
+def delete_hyper_params(doc: Doc, items: list[dict[str, Any]]) -> Doc:
+    params = copy.deepcopy(doc.get("hyperparams") or {})
+    for item in items:
+        section = params.get(item.get("section"), None)
+        if section is None:
+            continue
+        if item.get("name") is None:
+            params.pop(item["section"])
+        else:
+            section.pop(item["name"], None)
+    return {**doc, "hyperparams": params}
+
+
+def edit_configuration(doc: Doc, items: list[dict[str, Any]], replace: bool) -> Doc:
+    config: dict[str, Any] = {} if replace else copy.deepcopy(doc.get("configuration") or {})
+    for item in items:
+        name = item.get("name")
+        if not isinstance(name, str):
+            raise ValidationFailed("each configuration item needs a name")
+        config[name] = {k: v for k, v in item.items() if k in ("name", "value", "type", "description")}
+    return {**doc, "configuration": config}
+
+
+def set_requirements(doc: Doc, requirements: dict[str, Any]) -> Doc:
+    script = dict(doc.get("script") or {})
+    script["requirements"] = requirements
+    return {**doc, "script": script}
+
+
+def upsert_artifacts(doc: Doc, artifacts: list[dict[str, Any]]) -> Doc:
+    """Artifacts are keyed by ``(key, mode)``; ``mode`` defaults to ``output``."""
+    execution = copy.deepcopy(doc.get("execution") or {})
+    current = execution.get("artifacts") or []
+    by_key = {(a.get("key"), a.get("mode", "output")): a for a in current}
+    for artifact in artifacts:
+        if not isinstance(artifact, dict) or not isinstance(artifact.get("key"), str):
+            raise ValidationFailed("each artifact needs a key")
+        artifact = {**artifact, "mode": artifact.get("mode") or "output"}
+        by_key[(artifact["key"], artifact["mode"])] = artifact
+    execution["artifacts"] = list(by_key.values())
+    return {**doc, "execution": execution}
+
+
+def delete_artifacts(doc: Doc, artifacts: list[dict[str, Any]]) -> tuple[Doc, int]:
+    execution = copy.deepcopy(doc.get("execution") or {})
+    doomed = {(a.get("key"), a.get("mode") or "output") for a in artifacts}
+    kept = [a for a in execution.get("artifacts") or [] if (a.get("key"), a.get("mode", "output")) not in doomed]
+    deleted = len(execution.get("artifacts") or []) - len(kept)
+    execution["artifacts"] = kept
+    return {**doc, "execution": execution}, deleted
+
+
+def upsert_model(doc: Doc, kind: str, name: str, model_id: str) -> Doc:
+    if kind not in ("input", "output"):
+        raise ValidationFailed(f"invalid model type {kind!r}")
+    models = copy.deepcopy(doc.get("models") or {})
+    entries = [m for m in models.get(kind) or [] if m.get("name") != name]
+    entries.append({"name": name, "model": model_id, "updated": now_iso()})
+    models[kind] = entries
+    return {**doc, "models": models}
+
+
+def delete_models(doc: Doc, items: list[dict[str, Any]]) -> Doc:
+    models = copy.deepcopy(doc.get("models") or {})
+    for item in items:
+        kind = item.get("type", "output")
+        models[kind] = [m for m in models.get(kind) or [] if m.get("name") != item.get("name")]
+    return {**doc, "models": models}

@@ -1,0 +1,1 @@
+"""The persistence seam: one interface per aggregate (``base``), one SQL implementation (``sql``)."""

@@ -1,0 +1,1 @@
+"""The SQLAlchemy implementation of the stores, for SQLite and PostgreSQL."""

@@ -1,0 +1,93 @@
+"""Engine, transactions and the single SQLite writer.
+
+A transaction opened with :meth:`Database.transaction` is shared by every store call made inside it (it is
+kept in a context variable), so a domain operation that touches several aggregates commits or fails as one.
+On SQLite, write transactions are serialised by one process-wide lock and start with ``BEGIN IMMEDIATE``
+(one writer, WAL for concurrent readers); on PostgreSQL they run concurrently and rows are locked with
+``SELECT ... FOR UPDATE`` where a read-modify-write needs it.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Connection, Engine, create_engine, event
+
+_current: contextvars.ContextVar[Connection | None] = contextvars.ContextVar("clearway_conn", default=None)
+
+
+class Database:
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            self.engine = _sqlite_engine(url, echo)
+        else:
+            self.engine = create_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        self._write_lock = threading.RLock()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A write transaction, joined by nested calls; commits when the outermost block ends."""
+        conn = _current.get()
+        if conn is not None:
+            yield conn
+            return
+        with self._writer():
+            with self.engine.connect() as conn:
+                if self.is_sqlite:
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                token = _current.set(conn)
+                try:
+                    yield conn
+                    conn.commit()
+                except BaseException:
+                    conn.rollback()
+                    raise
+                finally:
+                    _current.reset(token)
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only connection, or the current transaction when inside one."""
+        conn = _current.get()
+        if conn is not None:
+            yield conn
+            return
+        with self.engine.connect() as conn:
+            if self.is_sqlite:
+                conn.exec_driver_sql("BEGIN")
+            try:
+                yield conn
+            finally:
+                conn.rollback()
+
+    @contextmanager
+    def _writer(self) -> Iterator[None]:
+        if self.is_sqlite:
+            with self._write_lock:
+                yield
+        else:
+            yield
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_engine(url: str, echo: bool) -> Engine:
+    engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        dbapi_conn.isolation_level = None  # BEGIN is issued explicitly (see Database.transaction/read)
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    return engine

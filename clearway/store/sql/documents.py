@@ -1,0 +1,174 @@
+"""One SQL implementation of :class:`DocumentStore`, configured per table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+    type_coerce,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from clearway.domain.access import Scope
+from clearway.domain.query import ListQuery, TagFilter, TagTerm
+from clearway.errors import ValidationFailed
+from clearway.store.base import Doc, DocumentStore, Mutation
+from clearway.store.sql.database import Database
+from clearway.timeutil import parse_iso
+
+Extractor = Callable[[Doc], Any]
+
+
+def _timestamp(key: str) -> Extractor:
+    return lambda doc: parse_iso(doc.get(key))
+
+
+class SqlDocumentStore(DocumentStore):
+    """Keeps each document whole in ``doc`` and mirrors ``columns`` beside it for filtering and ordering."""
+
+    def __init__(self, db: Database, table: Table, columns: dict[str, Extractor] | None = None) -> None:
+        self.db = db
+        self.table = table
+        self.columns: dict[str, Extractor] = {
+            "name": lambda doc: doc.get("name") or "",
+            "created": _timestamp("created"),
+            "last_update": _timestamp("last_update"),
+            "tags": lambda doc: list(doc.get("tags") or []),
+            "system_tags": lambda doc: list(doc.get("system_tags") or []),
+            **(columns or {}),
+        }
+
+    # reads
+    def get(self, scope: Scope, doc_id: str, *, for_update: bool = False) -> Doc | None:
+        stmt = select(self.table.c.doc).where(self.table.c.id == doc_id, *self._scope(scope))
+        if for_update and not self.db.is_sqlite:
+            stmt = stmt.with_for_update()
+        with self.db.read() as conn:
+            return conn.execute(stmt).scalar_one_or_none()
+
+    def query(self, scope: Scope, query: ListQuery) -> list[Doc]:
+        stmt = self._filtered(select(self.table.c.doc), scope, query)
+        stmt = stmt.order_by(*self._order(query.order_by), self.table.c.id)
+        if query.page_size is not None:
+            stmt = stmt.limit(query.page_size).offset((query.page or 0) * query.page_size)
+        with self.db.read() as conn:
+            return list(conn.execute(stmt).scalars())
+
+    def count(self, scope: Scope, query: ListQuery) -> int:
+        stmt = self._filtered(select(func.count()).select_from(self.table), scope, query)
+        with self.db.read() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    # writes
+    def insert(self, org_id: str, owner_id: str, doc: Doc) -> Doc:
+        with self.db.transaction() as conn:
+            conn.execute(
+                insert(self.table).values(id=doc["id"], org_id=org_id, owner_id=owner_id, doc=doc, **self._derive(doc))
+            )
+        return doc
+
+    def update(self, scope: Scope, doc_id: str, mutate: Mutation) -> Doc | None:
+        with self.db.transaction():
+            current = self.get(scope, doc_id, for_update=True)
+            if current is None:
+                return None
+            new = mutate(current)
+            self._write(doc_id, new)
+            return new
+
+    def delete(self, scope: Scope, doc_id: str) -> bool:
+        with self.db.transaction() as conn:
+            result = conn.execute(delete(self.table).where(self.table.c.id == doc_id, *self._scope(scope)))
+            return result.rowcount > 0
+
+    def _write(self, doc_id: str, doc: Doc) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(update(self.table).where(self.table.c.id == doc_id).values(doc=doc, **self._derive(doc)))
+
+    def _derive(self, doc: Doc) -> dict[str, Any]:
+        return {column: extract(doc) for column, extract in self.columns.items()}
+
+    # query building
+    def _scope(self, scope: Scope) -> list[ColumnElement[bool]]:
+        conditions = [self.table.c.org_id == scope.org_id]
+        if scope.owner_ids is not None:
+            conditions.append(self.table.c.owner_id.in_(sorted(scope.owner_ids)))
+        return conditions
+
+    def _filtered(self, stmt: Select, scope: Scope, query: ListQuery) -> Select:
+        c = self.table.c
+        stmt = stmt.where(*self._scope(scope))
+        if query.ids is not None:
+            stmt = stmt.where(c.id.in_(query.ids))
+        elif not query.search_hidden:
+            stmt = stmt.where(not_(self._has_tag(c.system_tags, "hidden")))
+        if query.name is not None:
+            stmt = stmt.where(c.name.regexp_match(query.name))
+        for column, values in query.equals.items():
+            if column not in c:
+                raise ValidationFailed(f"unsupported filter field: {column}")
+            non_null = [v for v in values if v is not None]
+            condition = c[column].in_(non_null)
+            if len(non_null) < len(values):
+                condition = or_(condition, c[column].is_(None))
+            stmt = stmt.where(condition)
+        if query.tags is not None:
+            stmt = stmt.where(self._tag_filter(c.tags, query.tags))
+        if query.system_tags is not None:
+            stmt = stmt.where(self._tag_filter(c.system_tags, query.system_tags))
+        return stmt
+
+    def _order(self, order_by: list[str]) -> list[ColumnElement[Any]]:
+        clauses = []
+        for field in order_by:
+            if not isinstance(field, str) or not field.strip("-"):
+                raise ValidationFailed(f"invalid order_by field: {field!r}")
+            descending = field.startswith("-")
+            name = field.lstrip("-")
+            if name in self.table.c and name not in ("doc", "tags", "system_tags"):
+                expr: ColumnElement[Any] = self.table.c[name]
+            else:
+                expr = self.table.c.doc[tuple(name.split("."))].as_string()
+            clauses.append(expr.desc() if descending else expr.asc())
+        return clauses
+
+    def _tag_filter(self, column: Any, tag_filter: TagFilter) -> ColumnElement[bool]:
+        groups = []
+        for group in tag_filter.groups:
+            terms = [self._tag_term(column, term) for term in group.terms]
+            if terms:
+                groups.append(and_(*terms) if group.mode == "all" else or_(*terms))
+        if not groups:
+            return true()
+        return and_(*groups) if tag_filter.mode == "all" else or_(*groups)
+
+    def _tag_term(self, column: Any, term: TagTerm) -> ColumnElement[bool]:
+        if term.tag is None:
+            condition = (
+                func.json_array_length(column) == 0 if self.db.is_sqlite else func.jsonb_array_length(column) == 0
+            )
+        else:
+            condition = self._has_tag(column, term.tag)
+        return not_(condition) if term.negated else condition
+
+    def _has_tag(self, column: Any, tag: str) -> ColumnElement[bool]:
+        # Dialects differ: PostgreSQL has JSONB containment (indexable); SQLite walks the array with json_each.
+        if self.db.is_sqlite:
+            each = func.json_each(column).table_valued("value")
+            return exists(select(literal(1)).select_from(each).where(each.c.value == tag))
+        return type_coerce(column, JSONB).contains([tag])

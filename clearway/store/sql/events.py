@@ -1,0 +1,113 @@
+"""Task events in SQL: scalars and console lines in narrow tables (they are most of the volume), the rest whole."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from sqlalchemy import and_, delete, func, insert, or_, select
+
+from clearway.store.base import Doc, EventStore, ScalarPoint
+from clearway.store.sql.database import Database
+from clearway.store.sql.schema import log_events, other_events, scalar_events
+
+_TABLES = {"scalar": scalar_events, "log": log_events, "other": other_events}
+
+
+class SqlEventStore(EventStore):
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def add(self, scalars: list[Doc], logs: list[Doc], others: list[Doc]) -> None:
+        with self.db.transaction() as conn:
+            for table, rows in ((scalar_events, scalars), (log_events, logs), (other_events, others)):
+                if rows:
+                    conn.execute(insert(table), rows)
+
+    def scalars(self, task_id: str) -> Iterator[ScalarPoint]:
+        c = scalar_events.c
+        stmt = (
+            select(c.metric, c.variant, c.iter, c.value, c.timestamp)
+            .where(c.task == task_id)
+            .order_by(c.metric, c.variant, c.iter, c.id)
+        )
+        with self.db.read() as conn:
+            for row in conn.execute(stmt):
+                yield ScalarPoint(*row)
+
+    def scalar_page(self, task_id: str, after_id: int, limit: int, descending: bool) -> list[Doc]:
+        c = scalar_events.c
+        stmt = select(c.id, c.metric, c.variant, c.iter, c.value, c.timestamp).where(c.task == task_id)
+        stmt = stmt.where(c.id < after_id if descending and after_id else c.id > after_id)
+        stmt = stmt.order_by(c.id.desc() if descending else c.id).limit(limit)
+        with self.db.read() as conn:
+            return [dict(row) for row in conn.execute(stmt).mappings()]
+
+    def count(self, task_id: str, kind: str, event_type: str | None = None) -> int:
+        table = _TABLES[kind]
+        stmt = select(func.count()).select_from(table).where(table.c.task == task_id)
+        if event_type is not None and kind == "other":
+            stmt = stmt.where(table.c.type == event_type)
+        with self.db.read() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    def log_page(
+        self,
+        task_id: str,
+        *,
+        before: tuple[int, int] | None,
+        after: tuple[int, int] | None,
+        limit: int,
+        descending: bool,
+    ) -> list[Doc]:
+        c = log_events.c
+        stmt = select(c.id, c.timestamp, c.level, c.worker, c.msg).where(c.task == task_id)
+        if before is not None:
+            stmt = stmt.where(or_(c.timestamp < before[0], and_(c.timestamp == before[0], c.id < before[1])))
+        if after is not None:
+            stmt = stmt.where(or_(c.timestamp > after[0], and_(c.timestamp == after[0], c.id > after[1])))
+        order = (c.timestamp.desc(), c.id.desc()) if descending else (c.timestamp, c.id)
+        stmt = stmt.order_by(*order).limit(limit)
+        with self.db.read() as conn:
+            return [dict(row) for row in conn.execute(stmt).mappings()]
+
+    def other_page(
+        self,
+        task_id: str,
+        event_types: Iterable[str],
+        after_id: int,
+        limit: int,
+        descending: bool,
+        metric: str | None = None,
+    ) -> list[Doc]:
+        c = other_events.c
+        stmt = select(c.id, c.doc).where(c.task == task_id, c.type.in_(list(event_types)))
+        if metric is not None:
+            stmt = stmt.where(c.metric == metric)
+        stmt = stmt.where(c.id < after_id if descending and after_id else c.id > after_id)
+        stmt = stmt.order_by(c.id.desc() if descending else c.id).limit(limit)
+        with self.db.read() as conn:
+            return [{"id": row.id, **row.doc} for row in conn.execute(stmt)]
+
+    def last_iterations(self, task_id: str, event_type: str, iters: int) -> list[Doc]:
+        c = other_events.c
+        stmt = (
+            select(c.metric, c.variant, c.iter, c.doc)
+            .where(c.task == task_id, c.type == event_type)
+            .order_by(c.metric, c.variant, c.iter.desc(), c.id)
+        )
+        kept: dict[tuple[str, str], list[int]] = {}
+        out: list[Doc] = []
+        with self.db.read() as conn:
+            for row in conn.execute(stmt):
+                seen = kept.setdefault((row.metric, row.variant), [])
+                if row.iter not in seen:
+                    if len(seen) >= iters:
+                        continue
+                    seen.append(row.iter)
+                out.append(row.doc)
+        return out
+
+    def delete_task_events(self, task_id: str) -> None:
+        with self.db.transaction() as conn:
+            for table in _TABLES.values():
+                conn.execute(delete(table).where(table.c.task == task_id))

@@ -1,0 +1,42 @@
+"""All SQL stores of one database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Connection
+
+from clearway.store.base import Stores
+from clearway.store.sql.database import Database
+from clearway.store.sql.documents import SqlDocumentStore
+from clearway.store.sql.events import SqlEventStore
+from clearway.store.sql.identity import SqlIdentityStore
+from clearway.store.sql.schema import projects, tasks
+from clearway.timeutil import parse_iso
+
+
+class SqlStores(Stores):
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.identity = SqlIdentityStore(db)
+        self.projects = SqlDocumentStore(db, projects)
+        self.tasks = SqlDocumentStore(
+            db,
+            tasks,
+            {
+                "project": lambda doc: doc.get("project") or None,
+                "type": lambda doc: doc.get("type") or "",
+                "status": lambda doc: doc.get("status") or "created",
+                "parent": lambda doc: doc.get("parent") or None,
+                "started": lambda doc: parse_iso(doc.get("started")),
+                "completed": lambda doc: parse_iso(doc.get("completed")),
+                "last_iteration": lambda doc: doc.get("last_iteration"),
+            },
+        )
+        self.events = SqlEventStore(db)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        with self.db.transaction() as conn:
+            yield conn

@@ -1,0 +1,39 @@
+"""Shared fixtures: one real server per session on the database chosen by CLEARWAY_TEST_DATABASE."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.support.databases import fresh_database
+from tests.support.server import ServerProcess
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    data_dir = tmp_path_factory.mktemp("server")
+    with fresh_database(data_dir) as url:
+        proc = ServerProcess(data_dir=data_dir, database_url=url)
+        proc.start()
+        try:
+            yield proc
+        finally:
+            proc.stop()
+
+
+@pytest.fixture(scope="session")
+def alice(server: ServerProcess) -> dict[str, str]:
+    return server.user("alice")
+
+
+@pytest.fixture(scope="session")
+def api(server: ServerProcess, alice: dict[str, str]) -> Iterator[httpx.Client]:
+    """A raw HTTP client logged in as alice, for contract tests below the SDK."""
+    login = httpx.get(
+        f"{server.url}/auth.login", auth=(alice["CLEARML_API_ACCESS_KEY"], alice["CLEARML_API_SECRET_KEY"])
+    )
+    token = login.json()["data"]["token"]
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
+        yield client
