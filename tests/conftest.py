@@ -10,12 +10,16 @@ import pytest
 from tests.support.databases import fresh_database
 from tests.support.server import ServerProcess
 
+TEST_MAX_EVENTS = 2_000  # a small events.add_batch limit, so the over-limit test stays cheap
+
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     data_dir = tmp_path_factory.mktemp("server")
     with fresh_database(data_dir) as url:
-        proc = ServerProcess(data_dir=data_dir, database_url=url)
+        proc = ServerProcess(
+            data_dir=data_dir, database_url=url, extra_env={"CLEARWAY_MAX_EVENTS_PER_BATCH": str(TEST_MAX_EVENTS)}
+        )
         proc.start()
         try:
             yield proc

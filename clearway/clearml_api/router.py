@@ -37,10 +37,8 @@ class ClearmlApi:
 
     def routes(self) -> list[Route]:
         methods = ["GET", "POST", "PUT"]
-        return [
-            Route("/{name:str}", self.handle, methods=methods),
-            Route("/{version:str}/{name:str}", self.handle, methods=methods),
-        ]
+        paths = ["/{name:str}", "/{name:str}/", "/{version:str}/{name:str}", "/{version:str}/{name:str}/"]
+        return [Route(path, self.handle, methods=methods) for path in paths]
 
     async def handle(self, http: HttpRequest) -> Response:
         match = PATH.match(http.url.path)

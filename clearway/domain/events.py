@@ -109,7 +109,7 @@ class Events:
         *,
         batch_size: int,
         navigate_earlier: bool,
-        order: str,
+        order: str | None,
         scroll_id: str | None,
         from_timestamp: int | None,
     ) -> Doc:
@@ -122,7 +122,8 @@ class Events:
         else:
             rows = self.stores.events.log_page(task_id, before=None, after=position, limit=batch_size, descending=False)
         next_scroll = _format_position(rows[-1]) if rows else scroll_id
-        if (order == "asc") == navigate_earlier:
+        natural = "desc" if navigate_earlier else "asc"
+        if (order or natural) != natural:
             rows.reverse()
         events = [
             {

@@ -16,7 +16,7 @@ class TaskLogRequest(Request):
     task: str
     batch_size: int = 500
     navigate_earlier: bool = True
-    order: str = "desc"
+    order: str | None = None  # default: the direction of navigation (latest first when navigating earlier)
     scroll_id: str | None = None
     from_timestamp: int | None = None
 
@@ -56,8 +56,8 @@ def _batch_size(value: int) -> int:
     return value
 
 
-def _order(value: str) -> str:
-    if value not in ("asc", "desc"):
+def _order(value: str | None) -> str | None:
+    if value not in ("asc", "desc", None):
         raise ValidationFailed("order must be asc or desc")
     return value
 
