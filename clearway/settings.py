@@ -17,9 +17,6 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default: SQLite in the data dir.")
     host: str = "127.0.0.1"
     port: int = 8008
-    public_url: str | None = Field(
-        default=None, description="Base URL clients use to reach this server (for printed links)."
-    )
     token_ttl_sec: int = Field(default=30 * 24 * 3600, description="Lifetime of tokens from auth.login.")
     max_request_bytes: int = Field(default=32 * 1024 * 1024, description="Largest API request body.")
     max_events_per_batch: int = Field(default=100_000, description="Most events in one events.add_batch.")
