@@ -1,0 +1,129 @@
+"""Listing: a page of ``tasks.get_all`` (filters, order_by, only_fields, page_size 100) over a store of many tasks,
+beside MLflow's ``runs/search`` page of the same size over as many runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from bench.clearway_server import ClearwayServer, call
+from bench.common import Context, Result, at_most, interleave, stopwatch
+from bench.mlflow_server import MlflowServer
+from bench.mlflow_server import call as mlflow_call
+
+TITLE = "Listing"
+PAGE = 100
+PROJECTS = 10
+STATUSES = ("completed", "failed", "in_progress", "created", "stopped")
+TYPES = ("training", "testing", "inference", "data_processing")
+ONLY_FIELDS = ["id", "name", "status", "type", "user", "project", "tags", "system_tags", "created", "last_update"]
+TARGET = at_most(50, "ms p50")
+
+
+def run(ctx: Context) -> list[Result]:
+    s = ctx.sizes
+    mlflow = ctx.mlflow()
+    search = _mlflow_search(ctx, mlflow, s.tasks) if mlflow is not None else None
+    results = []
+    for backend in ctx.backends:
+        server = ctx.clearway(backend)
+        projects = _seed(server, s.tasks)
+        http = ctx.stack.enter_context(server.client())
+        queries = _queries(projects[0])
+        measures = [_get_all(http, body) for body in queries.values()]
+        if search is not None:
+            measures.append(search)
+        samples = interleave(s.latency_requests, *measures)
+        for i, label in enumerate(queries):
+            results.append(
+                Result(
+                    "listing",
+                    f"tasks.get_all {label}, {s.tasks:,} tasks [{backend.name}]",
+                    "ms",
+                    samples[i],
+                    higher_is_better=False,
+                    reference=f"MLflow runs/search page, {s.tasks:,} runs" if search is not None else None,
+                    reference_samples=samples[-1] if search is not None else [],
+                    target=TARGET,
+                )
+            )
+    return results
+
+
+def _queries(project: str) -> dict[str, dict[str, Any]]:
+    common = {"only_fields": ONLY_FIELDS, "page_size": PAGE}
+    return {
+        "(one project, not archived, newest first)": {
+            **common,
+            "project": [project],
+            "system_tags": ["-archived"],
+            "order_by": ["-last_update"],
+            "page": 0,
+        },
+        "(status + type + tag, by name)": {
+            **common,
+            "status": ["completed", "failed"],
+            "type": ["training"],
+            "tags": ["resnet"],
+            "order_by": ["name"],
+            "page": 0,
+        },
+    }
+
+
+def _get_all(http: httpx.Client, body: dict[str, Any]) -> Callable[[], float]:
+    def measure() -> float:
+        with stopwatch() as elapsed:
+            tasks = call(http, "tasks.get_all", body)["tasks"]
+        if not tasks:
+            raise RuntimeError(f"tasks.get_all returned no tasks for {body}")
+        return elapsed() * 1000
+
+    return measure
+
+
+def _seed(server: ClearwayServer, count: int) -> list[str]:
+    """``count`` tasks in a few projects, with mixed statuses, types and tags: made in process, in one transaction."""
+    from clearway.domain.task_status import Status
+
+    me = server.identity
+    with server.services() as services:
+        projects = [services.projects.create(me, {"name": f"listing {i}"})["id"] for i in range(PROJECTS)]
+        with services.stores.transaction():
+            for i in range(count):
+                fields = {
+                    "name": f"experiment {i:06d}",
+                    "type": TYPES[i % len(TYPES)],
+                    "project": projects[i % PROJECTS],
+                    "tags": ["resnet" if i % 3 == 0 else "bert", f"batch-{i % 7}"],
+                    "system_tags": ["archived"] if i % 10 == 9 else [],
+                    "hyperparams": {"General": {"lr": {"section": "General", "name": "lr", "value": "0.001"}}},
+                }
+                task = services.tasks.create(me, fields)
+                status = Status(STATUSES[i % len(STATUSES)])
+                if status is not Status.CREATED:
+                    services.tasks.change_status(me, task["id"], status, force=True)
+    return projects
+
+
+def _mlflow_search(ctx: Context, mlflow: MlflowServer, count: int) -> Callable[[], float]:
+    http = ctx.stack.enter_context(mlflow.client())
+    experiment = mlflow_call(http, "experiments/create", {"name": "bench-listing"})["experiment_id"]
+    mlflow.seed_runs(experiment, count)
+    body = {
+        "experiment_ids": [experiment],
+        "filter": "attributes.status = 'FINISHED'",
+        "order_by": ["attributes.start_time DESC"],
+        "max_results": PAGE,
+    }
+
+    def measure() -> float:
+        with stopwatch() as elapsed:
+            runs = mlflow_call(http, "runs/search", body).get("runs", [])
+        if not runs:
+            raise RuntimeError("MLflow runs/search returned no runs")
+        return elapsed() * 1000
+
+    return measure
