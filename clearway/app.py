@@ -10,6 +10,7 @@ from starlette.routing import Route
 from clearway.clearml_api.registry import collect
 from clearway.clearml_api.router import ClearmlApi
 from clearway.clearml_api.services import ALL as CLEARML_SERVICES
+from clearway.files_api.routes import FileServer
 from clearway.services import Services
 from clearway.settings import Settings
 from clearway.store import migrations
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     settings = settings or Settings()
     services = services or Services.build(settings)
     clearml = ClearmlApi(services, collect(CLEARML_SERVICES))
-    app = Starlette(routes=[Route("/health", health), *clearml.routes()])
+    files = FileServer(services)
+    app = Starlette(routes=[Route("/health", health), *files.routes(), *clearml.routes()])
     app.state.services = services
     return app

@@ -61,6 +61,11 @@ class ModelNotReady(BadRequest):
     default_message = "Model is not ready"
 
 
+class ModelIsReady(BadRequest):
+    subcode = 203
+    default_message = "Model is published (ready): its weights cannot change"
+
+
 class InvalidProjectId(BadRequest):
     subcode = 401
     default_message = "Invalid project id"
@@ -116,6 +121,20 @@ class RequestTooLarge(ClearwayError):
     default_message = "Request body too large"
 
 
+class UploadTooLarge(RequestTooLarge):
+    default_message = "File too large"
+
+
+class InvalidBlobPath(BadRequest):
+    subcode = 1401
+    default_message = "Invalid file path"
+
+
+class RangeNotSatisfiable(ClearwayError):
+    status = 416
+    default_message = "Requested range not satisfiable"
+
+
 # 401: authentication
 class MissingCredentials(ClearwayError):
     status = 401
@@ -163,6 +182,11 @@ class EndpointNotFound(ClearwayError):
 class NotFound(ClearwayError):
     status = 404
     default_message = "Not found"
+
+
+class MethodNotAllowed(ClearwayError):
+    status = 405
+    default_message = "Method not allowed"
 
 
 class Conflict(ClearwayError):

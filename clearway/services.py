@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from clearway.auth.authenticator import Authenticator
+from clearway.blobs import open_blob_store
+from clearway.domain.blobs import Blobs
 from clearway.domain.events import Events
+from clearway.domain.models import Models
 from clearway.domain.projects import Projects
 from clearway.domain.tasks import Tasks
 from clearway.settings import Settings
@@ -22,16 +25,21 @@ class Services:
     projects: Projects
     tasks: Tasks
     events: Events
+    models: Models
+    blobs: Blobs
 
     @classmethod
     def build(cls, settings: Settings, database: Database | None = None) -> Services:
         db = database or Database(settings.resolved_database_url)
         stores = SqlStores(db)
+        tasks = Tasks(stores)
         return cls(
             settings=settings,
             stores=stores,
             auth=Authenticator(stores.identity, settings),
             projects=Projects(stores),
-            tasks=Tasks(stores),
+            tasks=tasks,
             events=Events(stores, settings.max_events_per_batch),
+            models=Models(stores, tasks),
+            blobs=Blobs(stores, open_blob_store(settings), settings.max_upload_bytes),
         )

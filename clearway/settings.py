@@ -22,6 +22,14 @@ class Settings(BaseSettings):
     max_events_per_batch: int = Field(default=100_000, description="Most events in one events.add_batch.")
     max_page_size: int = Field(default=10_000, description="Largest page a get_all may ask for.")
     max_upload_bytes: int = Field(default=10 * 1024**3, description="Largest single file upload.")
+    blob_url: str | None = Field(
+        default=None,
+        description="Where uploaded files are kept: s3://bucket/prefix, or a directory. Default: <data dir>/files.",
+    )
+    s3_endpoint_url: str | None = Field(default=None, description="S3-compatible endpoint (MinIO, Ceph...).")
+    s3_region: str | None = Field(default=None, description="S3 region.")
+    s3_access_key_id: str | None = Field(default=None, description="S3 access key; default: boto3's usual lookup.")
+    s3_secret_access_key: str | None = Field(default=None, description="S3 secret key.")
     token_secret: str | None = Field(
         default=None,
         description="JWT signing secret; set the same value on every replica. Default: kept in the data dir.",

@@ -9,6 +9,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from clearway.domain.access import Scope
@@ -148,6 +149,42 @@ class EventStore(ABC):
     def delete_task_events(self, task_id: str) -> None: ...
 
 
+@dataclass(frozen=True)
+class BlobRecord:
+    """Who owns the stored file at ``path`` (a key from :func:`clearway.blobs.paths.resolve_blob_path`)."""
+
+    path: str
+    org_id: str
+    owner_id: str
+    size: int | None
+    content_type: str | None
+
+
+class Claim(StrEnum):
+    CREATED = "created"  # the path was free and is now the caller's
+    EXISTING = "existing"  # the path was already recorded, inside the caller's scope
+    TAKEN = "taken"  # the path belongs to someone outside the caller's scope
+
+
+class BlobRecordStore(ABC):
+    """Ownership records of stored files; the file bytes live in a :class:`clearway.blobs.base.BlobStore`."""
+
+    @abstractmethod
+    def get(self, scope: Scope, path: str) -> BlobRecord | None:
+        """The record, or None when there is none or it is outside the scope."""
+
+    @abstractmethod
+    def claim(self, scope: Scope, org_id: str, owner_id: str, path: str) -> Claim:
+        """Record ``path`` as owned by ``owner_id`` unless it is recorded already; say which it was."""
+
+    @abstractmethod
+    def finish(self, scope: Scope, path: str, size: int, content_type: str | None) -> None:
+        """Note the size and type of a completed upload."""
+
+    @abstractmethod
+    def delete(self, scope: Scope, path: str) -> bool: ...
+
+
 class Stores(ABC):
     """Every store of one database, and the transaction that spans them."""
 
@@ -155,6 +192,8 @@ class Stores(ABC):
     projects: DocumentStore
     tasks: DocumentStore
     events: EventStore
+    models: DocumentStore
+    blobs: BlobRecordStore
 
     @abstractmethod
     def transaction(self) -> AbstractContextManager[Any]:

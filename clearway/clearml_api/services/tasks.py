@@ -309,7 +309,8 @@ def delete_artifacts(call: Call, req: ArtifactsRequest) -> dict[str, Any]:
 
 @service.endpoint("add_or_update_model", AddModelRequest)
 def add_or_update_model(call: Call, req: AddModelRequest) -> dict[str, Any]:
-    return _section_edit(call, req.task, lambda doc: task_fields.upsert_model(doc, req.type, req.name, req.model))
+    call.services.models.attach_to_task(call.me, req.task, req.type, req.name, req.model)
+    return {"updated": 1}
 
 
 @service.endpoint("delete_models", DeleteModelsRequest)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -142,4 +143,31 @@ other_events = Table(
     Column("timestamp", BigInteger, nullable=False),
     Column("doc", Json, nullable=False),
     Index("ix_other_events_task_type_metric_variant_iter", "task", "type", "metric", "variant", "iter"),
+)
+
+models = Table(
+    "models",
+    metadata,
+    *_document_columns(),
+    Column("project", Id, ForeignKey("projects.id", ondelete="SET NULL"), nullable=True),
+    Column("task", Id, nullable=True),  # lineage survives the task's deletion
+    Column("framework", String(128), nullable=True),
+    Column("ready", Boolean, nullable=False),
+    Column("uri", Text, nullable=True),
+    Index("ix_models_org_project_created", "org_id", "project", "created"),
+    Index("ix_models_org_task", "org_id", "task"),
+)
+
+# Who owns each stored file: the file server's access rules read this, never the store's listing.
+blobs = Table(
+    "blobs",
+    metadata,
+    Column("path", String(1024), primary_key=True),
+    Column("org_id", Id, ForeignKey("organizations.id"), nullable=False),
+    Column("owner_id", Id, ForeignKey("users.id"), nullable=False),
+    Column("size", BigInteger, nullable=True),  # None while the first upload is in flight
+    Column("content_type", String(255), nullable=True),
+    Column("created", Timestamp, nullable=False),
+    Column("updated", Timestamp, nullable=False),
+    Index("ix_blobs_org_owner", "org_id", "owner_id"),
 )

@@ -8,11 +8,12 @@ from contextlib import contextmanager
 from sqlalchemy import Connection
 
 from clearway.store.base import Stores
+from clearway.store.sql.blobs import SqlBlobRecordStore
 from clearway.store.sql.database import Database
 from clearway.store.sql.documents import SqlDocumentStore
 from clearway.store.sql.events import SqlEventStore
 from clearway.store.sql.identity import SqlIdentityStore
-from clearway.store.sql.schema import projects, tasks
+from clearway.store.sql.schema import models, projects, tasks
 from clearway.timeutil import parse_iso
 
 
@@ -35,6 +36,18 @@ class SqlStores(Stores):
             },
         )
         self.events = SqlEventStore(db)
+        self.models = SqlDocumentStore(
+            db,
+            models,
+            {
+                "project": lambda doc: doc.get("project") or None,
+                "task": lambda doc: doc.get("task") or None,
+                "framework": lambda doc: doc.get("framework") or None,
+                "ready": lambda doc: bool(doc.get("ready")),
+                "uri": lambda doc: doc.get("uri") or None,
+            },
+        )
+        self.blobs = SqlBlobRecordStore(db)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:

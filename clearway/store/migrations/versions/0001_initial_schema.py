@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 06:09:14.812621
+Create Date: 2026-11-26 06:20:56.998502
 """
 
 from alembic import op
@@ -47,6 +47,21 @@ def upgrade() -> None:
     with op.batch_alter_table('api_keys', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_api_keys_user_id'), ['user_id'], unique=False)
 
+    op.create_table('blobs',
+    sa.Column('path', sa.String(length=1024), nullable=False),
+    sa.Column('org_id', sa.String(length=32), nullable=False),
+    sa.Column('owner_id', sa.String(length=32), nullable=False),
+    sa.Column('size', sa.BigInteger(), nullable=True),
+    sa.Column('content_type', sa.String(length=255), nullable=True),
+    sa.Column('created', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['org_id'], ['organizations.id'], name=op.f('fk_blobs_org_id_organizations')),
+    sa.ForeignKeyConstraint(['owner_id'], ['users.id'], name=op.f('fk_blobs_owner_id_users')),
+    sa.PrimaryKeyConstraint('path', name=op.f('pk_blobs'))
+    )
+    with op.batch_alter_table('blobs', schema=None) as batch_op:
+        batch_op.create_index('ix_blobs_org_owner', ['org_id', 'owner_id'], unique=False)
+
     op.create_table('projects',
     sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('org_id', sa.String(length=32), nullable=False),
@@ -62,6 +77,30 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_projects')),
     sa.UniqueConstraint('org_id', 'owner_id', 'name', name=op.f('uq_projects_org_id_owner_id_name'))
     )
+    op.create_table('models',
+    sa.Column('id', sa.String(length=32), nullable=False),
+    sa.Column('org_id', sa.String(length=32), nullable=False),
+    sa.Column('owner_id', sa.String(length=32), nullable=False),
+    sa.Column('name', sa.String(length=500), nullable=False),
+    sa.Column('created', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('last_update', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('tags', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('system_tags', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('doc', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('project', sa.String(length=32), nullable=True),
+    sa.Column('task', sa.String(length=32), nullable=True),
+    sa.Column('framework', sa.String(length=128), nullable=True),
+    sa.Column('ready', sa.Boolean(), nullable=False),
+    sa.Column('uri', sa.Text(), nullable=True),
+    sa.ForeignKeyConstraint(['org_id'], ['organizations.id'], name=op.f('fk_models_org_id_organizations')),
+    sa.ForeignKeyConstraint(['owner_id'], ['users.id'], name=op.f('fk_models_owner_id_users')),
+    sa.ForeignKeyConstraint(['project'], ['projects.id'], name=op.f('fk_models_project_projects'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_models'))
+    )
+    with op.batch_alter_table('models', schema=None) as batch_op:
+        batch_op.create_index('ix_models_org_project_created', ['org_id', 'project', 'created'], unique=False)
+        batch_op.create_index('ix_models_org_task', ['org_id', 'task'], unique=False)
+
     op.create_table('tasks',
     sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('org_id', sa.String(length=32), nullable=False),
@@ -156,7 +195,16 @@ def downgrade() -> None:
         batch_op.drop_index('ix_tasks_org_created')
 
     op.drop_table('tasks')
+    with op.batch_alter_table('models', schema=None) as batch_op:
+        batch_op.drop_index('ix_models_org_task')
+        batch_op.drop_index('ix_models_org_project_created')
+
+    op.drop_table('models')
     op.drop_table('projects')
+    with op.batch_alter_table('blobs', schema=None) as batch_op:
+        batch_op.drop_index('ix_blobs_org_owner')
+
+    op.drop_table('blobs')
     with op.batch_alter_table('api_keys', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_api_keys_user_id'))
 
