@@ -7,12 +7,12 @@ as the API's. Bodies stream through in chunks in both directions; the store work
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import quote, unquote
 
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
@@ -71,19 +71,20 @@ class FileServer:
         if declared.isdigit() and int(declared) > limit + MULTIPART_OVERHEAD:
             raise UploadTooLarge(f"Upload of {declared} bytes is over the limit of {limit} bytes")
         boundary = boundary_of(request.headers.get("content-type"))
+        body = _Body(request)
         try:
-            saved = await self._receive(request, identity, boundary)
+            saved = await self._receive(body, identity, boundary)
         except UploadTooLarge:
-            await _drain(request, limit + MULTIPART_OVERHEAD)  # so that the client reads our answer
+            await body.drain(limit + MULTIPART_OVERHEAD)  # so that the client gets to read our answer
             raise
         return JSONResponse(saved)
 
-    async def _receive(self, request: Request, identity: Identity, boundary: bytes) -> list[dict[str, Any]]:
+    async def _receive(self, body: _Body, identity: Identity, boundary: bytes) -> list[dict[str, Any]]:
         saved: list[dict[str, Any]] = []
         upload: Upload | None = None
         pending = bytearray()
         try:
-            async for event in read_parts(request.stream(), boundary):
+            async for event in read_parts(body.chunks(), boundary):
                 if isinstance(event, PartStart):
                     if len(saved) >= MAX_PARTS:
                         raise BadRequest(f"More than {MAX_PARTS} files in one upload")
@@ -153,11 +154,26 @@ def _body(blob: OpenBlob, start: int, stop: int) -> Iterator[bytes]:
         blob.close()
 
 
-async def _drain(request: Request, limit: int) -> None:
-    """Read and drop what is left of the body, up to ``limit`` bytes."""
-    seen = 0
-    while seen <= limit:
-        message = await request.receive()
-        seen += len(message.get("body", b""))
-        if message["type"] != "http.request" or not message.get("more_body", False):
-            return
+class _Body:
+    """The request body in chunks, knowing whether all of it has arrived (then there is nothing left to drain)."""
+
+    def __init__(self, request: Request) -> None:
+        self._receive = request.receive
+        self.complete = False
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        while not self.complete:
+            message = await self._receive()
+            if message["type"] != "http.request":
+                raise ClientDisconnect()
+            self.complete = not message.get("more_body", False)
+            if message.get("body"):
+                yield message["body"]
+
+    async def drain(self, limit: int) -> None:
+        """Read and drop what is left, up to ``limit`` bytes."""
+        seen = 0
+        async for chunk in self.chunks():
+            seen += len(chunk)
+            if seen > limit:
+                return

@@ -1,0 +1,226 @@
+"""The file server against a real server process: path safety, ranges, limits, authentication, ownership."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from clearway.blobs.local import PARTIAL_DIR
+from tests.support.files import extra_server, login, multipart, raw_request, upload
+from tests.support.server import ServerProcess
+
+pytestmark = pytest.mark.e2e
+
+REFUSED = (400, 403, 404)
+MARKER = f"escaped-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="module")
+def token(server: ServerProcess) -> str:
+    return login(server, server.user("filer"))
+
+
+def files_dir(server: ServerProcess) -> Path:
+    return server.data_dir / "files"
+
+
+def stray_files(server: ServerProcess) -> list[Path]:
+    """Files named like our escape attempts outside the store: near the data dir, or at the top of /tmp."""
+    near = [p for p in server.data_dir.parent.rglob(f"*{MARKER}*") if files_dir(server) not in p.parents]
+    return near + list(Path("/tmp").glob(f"*{MARKER}*"))
+
+
+# Request targets after /files/ that try to read the server's token secret, next to the store.
+READ_ATTACKS = [
+    "../token-secret",
+    "a/../../token-secret",
+    "%2e%2e/token-secret",
+    "%2E%2E%2Ftoken-secret",
+    "..%2ftoken-secret",
+    ".%2e/token-secret",
+    "%252e%252e/token-secret",
+    "%252e%252e%252ftoken-secret",
+    "%25252e%25252e%25252ftoken-secret",
+    "..%5ctoken-secret",
+    "..\\token-secret",
+    "..;/token-secret",
+    "a;/../../token-secret",
+    "a/..;/..;/token-secret",
+    "/etc/passwd",
+    "%2fetc%2fpasswd",
+    "%2F..%2Ftoken-secret",
+    "C:/Windows/win.ini",
+    "a%00b",
+    "%c0%ae%c0%ae/token-secret",
+    "%ef%bc%8e%ef%bc%8e/token-secret",
+    "%ff/x",
+    ".clearway-partial/x",
+    "a" * 300,
+    "/".join(["abcdefghij"] * 120),
+]
+
+
+@pytest.mark.parametrize("target", READ_ATTACKS)
+def test_traversal_reads_are_refused(server: ServerProcess, token: str, target: str) -> None:
+    secret = (server.data_dir / "token-secret").read_bytes()
+    status, _, body = raw_request(server, "GET", f"/files/{target}", token)
+    assert status in REFUSED, body
+    assert secret not in body
+    assert json.loads(body)["status"] == status  # a problem document
+
+
+UPLOAD_ATTACKS = [
+    f"../{MARKER}",
+    f"/../{MARKER}",
+    f"a/../../{MARKER}",
+    f"%2e%2e/{MARKER}",
+    f"%2e%2e%2f{MARKER}",
+    f"%252e%252e/{MARKER}",
+    f"..\\{MARKER}",
+    f"..;/{MARKER}",
+    f"//tmp/{MARKER}",
+    f"/tmp/../../{MARKER}",
+    f"a/./{MARKER}",
+    f"a//{MARKER}",
+    f"{MARKER}\x00.txt",
+    f"\uff0e\uff0e/{MARKER}",
+    f"{PARTIAL_DIR}/{MARKER}",
+    "x" * 300,
+]
+
+
+@pytest.mark.parametrize("name", UPLOAD_ATTACKS)
+def test_traversal_uploads_are_refused(server: ServerProcess, token: str, name: str) -> None:
+    body, content_type = multipart([(name, b"should not be written")])
+    status, _, answer = raw_request(server, "POST", "/files/", token, body, Content_Type=content_type)
+    assert status in REFUSED, answer
+    assert stray_files(server) == []
+    assert not any(MARKER in str(p) for p in files_dir(server).rglob("*"))
+
+
+def test_symlinks_out_of_the_store_are_refused(server: ServerProcess, token: str, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("secret")
+    link = files_dir(server) / f"link-{uuid.uuid4().hex[:8]}"
+    link.symlink_to(outside)
+    status, _, _ = raw_request(server, "GET", f"/files/{link.name}/secret.txt", token)
+    assert status in REFUSED
+    assert upload(server, token, [(f"/{link.name}/new.txt", b"x")]).status_code in REFUSED
+    assert sorted(p.name for p in outside.iterdir()) == ["secret.txt"]
+
+
+def test_upload_download_and_delete(server: ServerProcess, token: str) -> None:
+    auth = {"Authorization": f"Bearer {token}"}
+    response = upload(server, token, [("/Proj X/T.1/artifacts/a b/a b.json", b'{"a": 1}'), ("/Proj X/two.bin", b"2")])
+    assert response.status_code == 200
+    assert response.json() == [
+        {"path": "Proj X/T.1/artifacts/a b/a b.json", "size": 8},
+        {"path": "Proj X/two.bin", "size": 1},
+    ]
+    got = httpx.get(f"{server.url}/files/Proj%20X/T.1/artifacts/a%20b/a%20b.json", headers=auth)
+    assert (got.status_code, got.content, got.headers["content-length"]) == (200, b'{"a": 1}', "8")
+    assert httpx.get(f"{server.url}/files/", headers=auth).text == "OK"
+    assert httpx.delete(f"{server.url}/files/Proj%20X/two.bin", headers=auth).status_code == 200
+    assert httpx.get(f"{server.url}/files/Proj%20X/two.bin", headers=auth).status_code == 404
+    assert httpx.delete(f"{server.url}/files/Proj%20X/two.bin", headers=auth).status_code == 404
+
+
+def test_range_requests(server: ServerProcess, token: str) -> None:
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    assert upload(server, token, [("/ranges/big.bin", data)]).status_code == 200
+    url = f"{server.url}/files/ranges/big.bin"
+    auth = {"Authorization": f"Bearer {token}"}
+
+    part = httpx.get(url, headers={**auth, "Range": "bytes=1000-2000999"})
+    assert part.status_code == 206
+    assert part.headers["content-range"] == f"bytes 1000-2000999/{len(data)}"
+    assert part.headers["content-length"] == "2000000"
+    assert part.content == data[1000:2001000]
+
+    tail = httpx.get(url, headers={**auth, "Range": "bytes=-100"})
+    assert (tail.status_code, tail.content) == (206, data[-100:])
+    whole = httpx.get(url, headers=auth)
+    assert (whole.status_code, whole.headers["accept-ranges"], whole.content) == (200, "bytes", data)
+    head = httpx.head(url, headers=auth)
+    assert (head.status_code, head.headers["content-length"], head.content) == (200, str(len(data)), b"")
+
+    past = httpx.get(url, headers={**auth, "Range": f"bytes={len(data)}-"})
+    assert past.status_code == 416
+    assert past.headers["content-range"] == f"bytes */{len(data)}"
+
+
+def test_authentication_is_required(server: ServerProcess, token: str) -> None:
+    assert upload(server, token, [("/authn/file.txt", b"mine")]).status_code == 200
+    for method, target, body in [
+        ("GET", "/files/authn/file.txt", b""),
+        ("DELETE", "/files/authn/file.txt", b""),
+        ("GET", "/files/", b""),
+        ("POST", "/files", multipart([("/authn/other.txt", b"x")])[0]),
+    ]:
+        for bad in (None, "not-a-token"):
+            status, headers, answer = raw_request(server, method, target, bad, body)
+            assert status == 401, (method, target, answer)
+            assert json.loads(answer)["status"] == 401
+            assert headers["content-type"] == "application/problem+json"
+    assert httpx.get(f"{server.url}/files/authn/file.txt", headers={"Authorization": f"Bearer {token}"}).text == "mine"
+
+
+def test_other_users_files_are_out_of_reach(server: ServerProcess, token: str) -> None:
+    path = f"owned-{uuid.uuid4().hex[:8]}/weights.bin"
+    assert upload(server, token, [(f"/{path}", b"owner's bytes")]).status_code == 200
+    url = f"{server.url}/files/{path}"
+    bob = login(server, server.user(f"bob-{uuid.uuid4().hex[:6]}"))
+    stranger = login(server, server.user(f"eve-{uuid.uuid4().hex[:6]}", role="admin", org="elsewhere"))
+    admin = login(server, server.user(f"carol-{uuid.uuid4().hex[:6]}", role="admin"))
+
+    for other in (bob, stranger):
+        assert httpx.get(url, headers={"Authorization": f"Bearer {other}"}).status_code == 404
+        assert httpx.delete(url, headers={"Authorization": f"Bearer {other}"}).status_code == 404
+        assert upload(server, other, [(f"/{path}", b"overwritten")]).status_code == 403
+    assert httpx.get(url, headers={"Authorization": f"Bearer {admin}"}).content == b"owner's bytes"
+    assert httpx.get(url, headers={"Authorization": f"Bearer {token}"}).content == b"owner's bytes"
+
+
+def test_a_truncated_upload_leaves_nothing(server: ServerProcess, token: str) -> None:
+    body, content_type = multipart([("/truncated/file.bin", b"x" * 100_000)], close=False)
+    status, _, _ = raw_request(server, "POST", "/files", token, body[:-10], Content_Type=content_type)
+    assert status == 400
+    auth = {"Authorization": f"Bearer {token}"}
+    assert httpx.get(f"{server.url}/files/truncated/file.bin", headers=auth).status_code == 404
+    assert list((files_dir(server) / PARTIAL_DIR).iterdir()) == []
+
+
+LIMIT = 100_000
+
+
+@pytest.fixture(scope="module")
+def small_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    with extra_server(tmp_path_factory.mktemp("small"), CLEARWAY_MAX_UPLOAD_BYTES=str(LIMIT)) as proc:
+        yield proc
+
+
+def test_uploads_over_the_limit_are_refused_cleanly(small_server: ServerProcess) -> None:
+    token = login(small_server, small_server.user("limited"))
+    auth = {"Authorization": f"Bearer {token}"}
+    assert upload(small_server, token, [("/limit/exact.bin", b"x" * LIMIT)]).status_code == 200
+
+    over = upload(small_server, token, [("/limit/over.bin", b"x" * (LIMIT + 1))])  # refused while streaming
+    assert over.status_code == 413
+    assert over.json()["status"] == 413
+    declared = upload(small_server, token, [("/limit/huge.bin", b"x" * (LIMIT * 3))])  # refused by its length
+    assert declared.status_code == 413
+
+    for name in ("over.bin", "huge.bin"):
+        assert httpx.get(f"{small_server.url}/files/limit/{name}", headers=auth).status_code == 404
+    store = small_server.data_dir / "files"
+    assert sorted(p.name for p in (store / "limit").iterdir()) == ["exact.bin"]
+    assert list((store / PARTIAL_DIR).iterdir()) == []
+    # The path of a refused upload is free again.
+    assert upload(small_server, token, [("/limit/over.bin", b"fits")]).status_code == 200

@@ -1,0 +1,95 @@
+"""The file server on an S3-compatible store (moto's server mode, a real process), through HTTP and the SDK."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.files import extra_server, login, upload
+from tests.support.moto import S3Server, moto_server
+from tests.support.sdk import last_line_value, run_sdk
+from tests.support.server import ServerProcess
+
+pytestmark = pytest.mark.e2e
+
+BUCKET = "clearway-test"
+PREFIX = "blobs/v1"
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    with moto_server(tmp_path_factory.mktemp("moto")) as server:
+        server.client().create_bucket(Bucket=BUCKET)
+        yield server
+
+
+@pytest.fixture(scope="module")
+def s3_server(s3: S3Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    with extra_server(tmp_path_factory.mktemp("s3-clearway"), **s3.clearway_env(BUCKET, PREFIX)) as proc:
+        yield proc
+
+
+def objects(client: Any) -> dict[str, int]:
+    listing = client.list_objects_v2(Bucket=BUCKET).get("Contents", [])
+    return {item["Key"]: item["Size"] for item in listing}
+
+
+def test_upload_download_range_delete_on_s3(s3: S3Server, s3_server: ServerProcess) -> None:
+    token = login(s3_server, s3_server.user("s3user"))
+    auth = {"Authorization": f"Bearer {token}"}
+    small = b"hello s3"
+    big = os.urandom(20 * 1024 * 1024 + 5)  # more than two multipart parts
+    response = upload(s3_server, token, [("/P/T.1/artifacts/s/small.txt", small), ("/P/T.1/models/big.bin", big)])
+    assert response.status_code == 200, response.text
+
+    client = s3.client()
+    assert objects(client) == {
+        f"{PREFIX}/P/T.1/artifacts/s/small.txt": len(small),
+        f"{PREFIX}/P/T.1/models/big.bin": len(big),
+    }
+    assert client.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+
+    whole = httpx.get(f"{s3_server.url}/files/P/T.1/models/big.bin", headers=auth, timeout=120)
+    assert (whole.status_code, whole.headers["content-length"]) == (200, str(len(big)))
+    assert whole.content == big
+    part = httpx.get(f"{s3_server.url}/files/P/T.1/models/big.bin", headers={**auth, "Range": "bytes=9000000-9000099"})
+    assert (part.status_code, part.content) == (206, big[9_000_000:9_000_100])
+
+    bob = login(s3_server, s3_server.user("s3bob"))
+    assert (
+        httpx.get(
+            f"{s3_server.url}/files/P/T.1/artifacts/s/small.txt", headers={"Authorization": f"Bearer {bob}"}
+        ).status_code
+        == 404
+    )
+
+    assert httpx.delete(f"{s3_server.url}/files/P/T.1/models/big.bin", headers=auth).status_code == 200
+    assert objects(client) == {f"{PREFIX}/P/T.1/artifacts/s/small.txt": len(small)}
+    assert httpx.get(f"{s3_server.url}/files/P/T.1/models/big.bin", headers=auth).status_code == 404
+
+
+ARTIFACTS = """
+import json
+from clearml import Task
+
+task = Task.init(project_name="S3 project", task_name="s3 artifacts")
+task.upload_artifact("metrics", artifact_object={"accuracy": 0.9})
+task.upload_artifact("losses", artifact_object=[0.3, 0.2])
+task.close()
+again = Task.get_task(task_id=task.id)
+print("RESULT", json.dumps([again.artifacts["metrics"].get(), again.artifacts["losses"].get()]))
+"""
+
+
+def test_sdk_artifacts_on_s3(s3: S3Server, s3_server: ServerProcess, tmp_path: Path) -> None:
+    out = run_sdk(ARTIFACTS, s3_server.user("s3sdk"), tmp_path)
+    assert json.loads(last_line_value(out.stdout, "RESULT")) == [{"accuracy": 0.9}, [0.3, 0.2]]
+    keys = objects(s3.client())
+    assert any(key.startswith(f"{PREFIX}/S3 project/s3 artifacts.") and key.endswith("metrics.json") for key in keys)
+    assert not list((s3_server.data_dir / "files").rglob("*.json"))  # nothing went to local disk
