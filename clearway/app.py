@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
+from clearway.admin_api.app import OPENAPI_PATH, create_admin_api
+from clearway.admin_api.app import PREFIX as ADMIN_PREFIX
+from clearway.auth.client_address import ClientAddress
+from clearway.auth.middleware import IdentityMiddleware
 from clearway.clearml_api.registry import collect
 from clearway.clearml_api.router import ClearmlApi
 from clearway.clearml_api.services import ALL as CLEARML_SERVICES
 from clearway.files_api.routes import FileServer
+from clearway.problems import problem
 from clearway.services import Services
 from clearway.settings import Settings
 from clearway.store import migrations
@@ -37,11 +45,32 @@ async def health(_request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
+# The only paths that answer without credentials, besides ClearML endpoints declared public=True (auth.login).
+PUBLIC_PATHS = frozenset({"/health", ADMIN_PREFIX + OPENAPI_PATH})
+
+
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
     settings = settings or Settings()
     services = services or Services.build(settings)
     clearml = ClearmlApi(services, collect(CLEARML_SERVICES))
     files = FileServer(services)
-    app = Starlette(routes=[Route("/health", health), *files.routes(), *clearml.routes()])
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        services.watchdog.start(settings.watchdog_interval_sec)
+        try:
+            yield
+        finally:
+            services.watchdog.stop()
+
+    admin = Mount(ADMIN_PREFIX, app=create_admin_api(services))
+    app = Starlette(routes=[Route("/health", health), admin, *files.routes(), *clearml.routes()], lifespan=lifespan)
     app.state.services = services
+    app.add_middleware(
+        IdentityMiddleware,
+        auth=services.auth,
+        addresses=ClientAddress(settings.trusted_proxies),
+        is_public=lambda path: path in PUBLIC_PATHS or clearml.is_public(path),
+        refusal=lambda path, exc: clearml.refusal(path, exc) if clearml.handles(path) else problem(exc),
+    )
     return app

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import shlex
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 import typer
 
+from clearway.cli_admin import allowlist_app, audit_app, groups_app, shares_app
+from clearway.domain.accounts import operator
 from clearway.settings import Settings
+
+T = TypeVar("T")
 
 app = typer.Typer(
     help="Clearway: a ClearML-compatible MLOps server for a shared GPU cluster.",
@@ -20,6 +25,10 @@ db_app = typer.Typer(help="Manage the database schema.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
+app.add_typer(groups_app, name="groups")
+app.add_typer(shares_app, name="shares")
+app.add_typer(allowlist_app, name="allowlist")
+app.add_typer(audit_app, name="audit")
 
 DEFAULT_ORG = "default"
 
@@ -35,6 +44,17 @@ def _services():  # type: ignore[no-untyped-def]
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from exc
     return Services.build(settings)
+
+
+def _run(action: Callable[[], T]) -> T:
+    """Run a domain operation; its error is printed, not thrown as a traceback."""
+    from clearway.errors import ClearwayError
+
+    try:
+        return action()
+    except ClearwayError as exc:
+        typer.echo(exc.message, err=True)
+        raise typer.Exit(1) from exc
 
 
 def _user(services, name: str) -> dict:  # type: ignore[no-untyped-def]
@@ -67,7 +87,9 @@ def server(
     typer.echo(f"Clearway listening on http://{host}:{port} (ClearML API at /, files at /files)")
     typer.echo(f"Data: {settings.data_dir.resolve()}  Database: {_safe_url(url)}")
     typer.echo('Credentials: clearway users create NAME; eval "$(clearway env NAME --url http://HOST:PORT)"')
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False)
+    # proxy_headers off: X-Forwarded-For is read only from CLEARWAY_TRUSTED_PROXIES, by IdentityMiddleware.
+    app = create_app(settings)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, proxy_headers=False)
 
 
 @users_app.command("create")
@@ -87,8 +109,43 @@ def users_create(
     if services.stores.identity.find_user(name, org_doc["id"]) is not None:
         typer.echo(f"User {name} already exists in {org}", err=True)
         raise typer.Exit(1)
-    user = services.stores.identity.create_user(org_doc["id"], name, role)
+    user = _run(lambda: services.accounts.create_user(operator(org_doc["id"]), name, Role(role)))
     typer.echo(f"Created {role} {name} ({user['id']}) in {org}")
+
+
+@users_app.command("set-role")
+def users_set_role(name: str, role: Annotated[str, typer.Argument(help="admin, user or agent")]) -> None:
+    """Change a user's role (an organisation keeps at least one admin)."""
+    from clearway.domain.identity import Role
+
+    if role not in {r.value for r in Role}:
+        typer.echo(f"Unknown role {role!r}: use admin, user or agent", err=True)
+        raise typer.Exit(2)
+    services = _services()
+    user = _user(services, name)
+    _run(lambda: services.accounts.set_role(operator(user["org_id"]), user["id"], Role(role)))
+    typer.echo(f"{name} is now {role}")
+
+
+@users_app.command("set-password")
+def users_set_password(
+    name: str,
+    stdin: Annotated[bool, typer.Option("--stdin", help="Read the password from one line of standard input.")] = False,
+    remove: Annotated[bool, typer.Option("--remove", help="Remove the password instead.")] = False,
+) -> None:
+    """Set a user's password (kept only as an argon2 hash); it logs in to auth.login as NAME:PASSWORD."""
+    import sys
+
+    services = _services()
+    user = _user(services, name)
+    if remove:
+        password = None
+    elif stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    _run(lambda: services.accounts.set_password(operator(user["org_id"]), user["id"], password))
+    typer.echo(f"Password of {name} {'removed' if remove else 'set'}")
 
 
 @users_app.command("list")
@@ -99,12 +156,8 @@ def users_list() -> None:
 
 
 def _new_key(services, name: str):  # type: ignore[no-untyped-def]
-    from clearway.auth.keys import generate_key_pair, hash_secret
-
     user = _user(services, name)
-    pair = generate_key_pair()
-    services.stores.identity.add_key(user["id"], pair.access_key, hash_secret(pair.secret_key))
-    return pair
+    return services.accounts.create_key(operator(user["org_id"]), user["id"])
 
 
 @keys_app.command("create")
@@ -126,9 +179,10 @@ def keys_list(name: str) -> None:
 @keys_app.command("revoke")
 def keys_revoke(access_key: str) -> None:
     """Revoke a key: its tokens stop working within seconds."""
-    if not _services().stores.identity.revoke_key(access_key):
-        typer.echo(f"No active key {access_key}", err=True)
-        raise typer.Exit(1)
+    services = _services()
+    record = services.stores.identity.get_key(access_key)
+    org_id = record.identity.org_id if record else ""
+    _run(lambda: services.accounts.revoke_key(operator(org_id), access_key))
     typer.echo(f"Revoked {access_key}")
 
 

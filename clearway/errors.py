@@ -101,6 +101,11 @@ class QueueNotEmpty(BadRequest):
     default_message = "Queue is not empty"
 
 
+class TaskNotQueued(BadRequest):
+    subcode = 703
+    default_message = "Task is not in this queue"
+
+
 class InvalidWorkerId(BadRequest):
     subcode = 1001
     default_message = "Invalid worker id"
@@ -158,6 +163,14 @@ class InvalidToken(ClearwayError):
     status = 401
     subcode = 30
     default_message = "Invalid token"
+
+
+class LoginThrottled(ClearwayError):
+    """Too many failed logins for a key or from an address. A 401, never a 429: the clients retry 429 forever."""
+
+    status = 401
+    subcode = 22
+    default_message = "Too many failed attempts; retry later"
 
 
 # 403: authorization

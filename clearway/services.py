@@ -6,11 +6,20 @@ from dataclasses import dataclass
 
 from clearway.auth.authenticator import Authenticator
 from clearway.blobs import open_blob_store
+from clearway.domain.accounts import Accounts
+from clearway.domain.allowlists import Allowlists
+from clearway.domain.audit import Audit
 from clearway.domain.blobs import Blobs
+from clearway.domain.dispatch import Dispatch
 from clearway.domain.events import Events
+from clearway.domain.impersonation import Impersonation
 from clearway.domain.models import Models
 from clearway.domain.projects import Projects
+from clearway.domain.queues import Queues
+from clearway.domain.sharing import Sharing
 from clearway.domain.tasks import Tasks
+from clearway.domain.watchdog import Watchdog
+from clearway.domain.workers import Workers
 from clearway.settings import Settings
 from clearway.store.base import Stores
 from clearway.store.sql.database import Database
@@ -27,19 +36,43 @@ class Services:
     events: Events
     models: Models
     blobs: Blobs
+    audit: Audit
+    accounts: Accounts
+    sharing: Sharing
+    allowlists: Allowlists
+    queues: Queues
+    dispatch: Dispatch
+    workers: Workers
+    watchdog: Watchdog
 
     @classmethod
     def build(cls, settings: Settings, database: Database | None = None) -> Services:
         db = database or Database(settings.resolved_database_url)
         stores = SqlStores(db)
         tasks = Tasks(stores)
+        audit = Audit(stores.audit)
+        queues = Queues(stores)
+        workers = Workers(stores, settings.worker_timeout_sec)
         return cls(
             settings=settings,
             stores=stores,
-            auth=Authenticator(stores.identity, settings),
+            auth=Authenticator(stores, settings, audit, Impersonation(stores, workers)),
             projects=Projects(stores),
             tasks=tasks,
             events=Events(stores, settings.max_events_per_batch),
             models=Models(stores, tasks),
             blobs=Blobs(stores, open_blob_store(settings), settings.max_upload_bytes),
+            audit=audit,
+            accounts=Accounts(stores, audit),
+            sharing=Sharing(stores, audit),
+            allowlists=Allowlists(stores, audit),
+            queues=queues,
+            dispatch=Dispatch(stores, tasks, queues),
+            workers=workers,
+            watchdog=Watchdog(
+                stores,
+                worker_timeout_sec=settings.worker_timeout_sec,
+                task_timeout_sec=settings.task_timeout_sec,
+                retention_days=settings.stats_retention_days,
+            ),
         )

@@ -5,9 +5,13 @@ from __future__ import annotations
 import secrets
 from functools import cached_property
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# A list given in the environment as comma-separated words: CLEARWAY_TRUSTED_PROXIES=10.0.0.0/8,127.0.0.1/32
+CommaList = Annotated[list[str], NoDecode]
 
 
 class Settings(BaseSettings):
@@ -37,6 +41,51 @@ class Settings(BaseSettings):
     key_cache_sec: float = Field(
         default=2.0, description="How long a verified key stays cached; a revoked key's tokens stop within this."
     )
+    worker_timeout_sec: int = Field(
+        default=600, gt=0, description="A worker silent this long is removed, and the task it ran is marked failed."
+    )
+    task_timeout_sec: int = Field(
+        default=7200,
+        gt=0,
+        description="A running task not pinged or updated this long is marked failed; so is a task an agent took "
+        "from a queue but never started.",
+    )
+    watchdog_interval_sec: float = Field(
+        default=30.0, ge=0, description="How often the watchdog looks for dead workers and tasks; 0 turns it off."
+    )
+    stats_retention_days: int = Field(
+        default=30, gt=0, description="How long worker machine statistics and queue metrics are kept."
+    )
+    trusted_proxies: CommaList = Field(
+        default=[], description="CIDRs of reverse proxies whose X-Forwarded-For is believed (comma-separated)."
+    )
+    login_max_failures_per_key: int = Field(
+        default=10, description="Failed logins with one key or user name, within the window, before refusing it."
+    )
+    login_max_failures_per_address: int = Field(
+        default=50, description="Failed logins from one client address, within the window, before refusing it."
+    )
+    login_failure_window_sec: float = Field(default=300.0, description="The window over which failures count.")
+    oidc_issuer: str | None = Field(
+        default=None, description="OpenID Connect issuer URL (e.g. a Keycloak realm) whose access tokens we accept."
+    )
+    oidc_audience: str | None = Field(default=None, description="The audience OIDC tokens must carry (required).")
+    oidc_username_claim: str = Field(default="preferred_username", description="Claim holding the user name.")
+    oidc_roles_claim: str = Field(
+        default="realm_access.roles", description="Dotted path of the claim listing the user's roles."
+    )
+    oidc_admin_roles: CommaList = Field(
+        default=["admin"], description="Roles (comma-separated) that make an OIDC user an admin; others are users."
+    )
+    oidc_create_users: bool = Field(default=False, description="Create unknown OIDC users on first use.")
+    oidc_organization: str = Field(default="default", description="Organisation of OIDC users.")
+
+    @field_validator("trusted_proxies", "oidc_admin_roles", mode="before")
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [word.strip() for word in value.split(",") if word.strip()]
+        return value
 
     @property
     def resolved_database_url(self) -> str:

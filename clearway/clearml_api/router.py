@@ -13,6 +13,7 @@ from starlette.requests import Request as HttpRequest
 from starlette.responses import Response
 from starlette.routing import Route
 
+from clearway.auth.middleware import request_identity
 from clearway.clearml_api import envelope
 from clearway.clearml_api.context import Call
 from clearway.clearml_api.registry import Endpoint
@@ -34,6 +35,22 @@ class ClearmlApi:
     def __init__(self, services: Services, endpoints: dict[str, Endpoint]) -> None:
         self.services = services
         self.endpoints = endpoints
+
+    def handles(self, path: str) -> bool:
+        """Whether the path is a ``[/vX.Y]/service.action`` call, known or not."""
+        return PATH.match(path) is not None
+
+    def is_public(self, path: str) -> bool:
+        """Whether the path calls an endpoint declared ``public=True``."""
+        match = PATH.match(path)
+        endpoint = self.endpoints.get(match["name"]) if match else None
+        return endpoint is not None and endpoint.public
+
+    def refusal(self, path: str, exc: ClearwayError) -> Response:
+        """An error in the ClearML envelope for a call refused before it reached its endpoint."""
+        match = PATH.match(path)
+        name = match["name"] if match else path.strip("/")
+        return envelope.error(name, (match["version"] if match else None) or "2.31", exc)
 
     def routes(self) -> list[Route]:
         methods = ["GET", "POST", "PUT"]
@@ -74,7 +91,7 @@ class ClearmlApi:
         return b"".join(chunks)
 
     def _dispatch(self, endpoint: Endpoint, http: HttpRequest, body: bytes) -> dict[str, Any] | None:
-        identity = None if endpoint.public else self.services.auth.identify(http.headers.get("authorization"))
+        identity = None if endpoint.public else request_identity(http)
         call = Call(identity=identity, services=self.services, http=http, body=body)
         if endpoint.raw_body:
             return endpoint.handler(call, None)

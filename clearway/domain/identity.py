@@ -21,6 +21,11 @@ class Identity:
     role: Role
     client_ip: str | None = None
     access_key: str | None = None
+    impersonator: str | None = None  # the agent acting for this user (clearml-agent --use-owner-token)
+    # Filled in by the Authenticator from the groups and shares tables; domain/access.py turns them into scopes.
+    group_ids: frozenset[str] = frozenset()
+    shared_read: frozenset[str] = frozenset()  # projects (with their subprojects) shared read-only
+    shared_write: frozenset[str] = frozenset()  # projects (with their subprojects) shared read-write
 
     @property
     def is_admin(self) -> bool:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from clearway.domain.access import read_scope, write_scope
+from clearway.domain.access import manage_scope, read_scope, write_scope
 from clearway.domain.documents import project_fields
 from clearway.domain.identity import Identity
 from clearway.domain.ids import new_id
 from clearway.domain.query import ListQuery
-from clearway.errors import InvalidProjectId, ProjectExists, ProjectNotEmpty, ValidationFailed
+from clearway.errors import ClearwayError, Forbidden, InvalidProjectId, ProjectExists, ProjectNotEmpty, ValidationFailed
 from clearway.store.base import Doc, Stores
 from clearway.timeutil import now_iso
 
@@ -53,16 +53,18 @@ class Projects:
                 existing = self._find_by_name(identity, changes["name"])
                 if existing is not None and existing["id"] != project_id:
                     raise ProjectExists(f"Project named {changes['name']!r} already exists")
-            doc = self.stores.projects.update(write_scope(identity), project_id, mutate)
+            # Renaming, like deleting, is the owner's; a read-write share changes the rest.
+            scope = manage_scope(identity) if "name" in changes else write_scope(identity)
+            doc = self.stores.projects.update(scope, project_id, mutate)
         if doc is None:
-            raise InvalidProjectId(id=project_id)
+            raise self._not_changeable(identity, project_id)
         return doc
 
     def delete(self, identity: Identity, project_id: str, *, force: bool, delete_contents: bool) -> dict[str, int]:
-        scope = write_scope(identity)
+        scope = manage_scope(identity)
         with self.stores.transaction():
             if self.stores.projects.get(scope, project_id) is None:
-                raise InvalidProjectId(id=project_id)
+                raise self._not_changeable(identity, project_id)
             tasks = self.stores.tasks.query(scope, ListQuery(equals={"project": [project_id]}, search_hidden=True))
             if tasks and not force:
                 raise ProjectNotEmpty(f"Project has {len(tasks)} tasks")
@@ -75,6 +77,11 @@ class Projects:
                     self.stores.tasks.update(scope, task["id"], lambda doc: {**doc, "project": None})
             self.stores.projects.delete(scope, project_id)
         return {"deleted": 1, "deleted_tasks": deleted_tasks, "disassociated_tasks": len(tasks) - deleted_tasks}
+
+    def _not_changeable(self, identity: Identity, project_id: str) -> ClearwayError:
+        if self.stores.projects.get(read_scope(identity), project_id) is not None:
+            return Forbidden("The project is shared with you; only its owner may do this")
+        return InvalidProjectId(id=project_id)
 
     def _find_by_name(self, identity: Identity, name: str) -> Doc | None:
         # Names are unique per owner: look in the caller's own projects.

@@ -12,9 +12,16 @@ from clearway.domain.identity import Identity
 from clearway.domain.ids import new_id
 from clearway.domain.query import ListQuery
 from clearway.domain.task_status import LOCKED, Status, apply_status, check_transition
-from clearway.errors import InvalidProjectId, InvalidTaskId, InvalidTaskStatus, ValidationFailed
+from clearway.errors import (
+    ClearwayError,
+    Forbidden,
+    InvalidProjectId,
+    InvalidTaskId,
+    InvalidTaskStatus,
+    ValidationFailed,
+)
 from clearway.store.base import Doc, Stores
-from clearway.timeutil import now_iso
+from clearway.timeutil import now_iso, utcnow
 
 TASK_TYPES = frozenset(
     {
@@ -126,7 +133,7 @@ class Tasks:
                     "Task can only be edited in status created (or with force)", status=doc["status"]
                 )
             new = merge_one_level(doc, fields, REPLACED_WHOLE)
-            self._check_references(identity, new)
+            self._check_references(identity, new, before=doc)
             return _touched(new)
 
         return self.mutate(identity, task_id, mutate)
@@ -136,7 +143,7 @@ class Tasks:
         with self.stores.transaction():
             doc = self.stores.tasks.update(write_scope(identity), task_id, mutate)
         if doc is None:
-            raise InvalidTaskId(id=task_id)
+            raise self._not_writable(identity, task_id)
         return doc
 
     def change_status(
@@ -157,6 +164,11 @@ class Tasks:
 
         with self.stores.transaction():
             doc = self.mutate(identity, task_id, mutate)
+            if target is not Status.QUEUED:
+                # Only queued tasks wait in a queue (stopping or resetting one takes it out).
+                left = self.stores.queue_entries.remove(task_id)
+                if left is not None:
+                    self.stores.queue_entries.record_metrics(left.queue, utcnow())
             if target is Status.PUBLISHED:
                 for hook in self.on_publish:
                     hook(identity, doc)
@@ -210,8 +222,9 @@ class Tasks:
             doc = self.get(identity, task_id)
             if doc["status"] == Status.IN_PROGRESS and not force:
                 raise InvalidTaskStatus("Task is in progress; pass force to delete it", status=doc["status"])
+            if not self.stores.tasks.delete(write_scope(identity), task_id):
+                raise self._not_writable(identity, task_id)
             self.stores.events.delete_task_events(task_id)
-            self.stores.tasks.delete(write_scope(identity), task_id)
 
     def add_system_tag(self, identity: Identity, task_id: str, tag: str) -> Doc:
         def mutate(doc: Doc) -> Doc:
@@ -222,11 +235,19 @@ class Tasks:
 
         return self.mutate(identity, task_id, mutate)
 
-    def _check_references(self, identity: Identity, doc: Doc) -> None:
+    def _not_writable(self, identity: Identity, task_id: Any) -> ClearwayError:
+        """Why a write found no task: it is only shared read-only with the caller, or it is not there for it."""
+        if isinstance(task_id, str) and self.stores.tasks.get(read_scope(identity), task_id) is not None:
+            return Forbidden("The task is shared with you read-only")
+        return InvalidTaskId(id=task_id)
+
+    def _check_references(self, identity: Identity, doc: Doc, before: Doc | None = None) -> None:
         if doc.get("type") and doc["type"] not in TASK_TYPES:
             raise ValidationFailed(f"invalid task type {doc['type']!r}", allowed=sorted(TASK_TYPES))
         project = doc.get("project")
-        if project and self.stores.projects.get(read_scope(identity), project) is None:
+        moved = before is None or before.get("project") != project
+        # A task goes only into a project the caller may write to (its own, or one shared read-write).
+        if project and moved and self.stores.projects.get(write_scope(identity), project) is None:
             raise InvalidProjectId(id=project)
 
 

@@ -9,6 +9,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -90,6 +91,15 @@ class IdentityStore(ABC):
 
     @abstractmethod
     def identity_of(self, user_id: str) -> Identity | None: ...
+
+    @abstractmethod
+    def set_role(self, user_id: str, role: str) -> bool: ...
+
+    @abstractmethod
+    def set_password(self, user_id: str, password_hash: str | None) -> bool: ...
+
+    @abstractmethod
+    def password_hash(self, user_id: str) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -185,6 +195,188 @@ class BlobRecordStore(ABC):
     def delete(self, scope: Scope, path: str) -> bool: ...
 
 
+@dataclass(frozen=True)
+class QueueEntry:
+    queue: str
+    task: str
+    added: datetime
+
+
+class QueueEntryStore(ABC):
+    """The tasks waiting in queues, in the order agents take them; a task waits in at most one queue.
+
+    Callers check access to the queue and the task before calling.
+    """
+
+    @abstractmethod
+    def push(self, queue_id: str, task_id: str, at: datetime) -> QueueEntry:
+        """Append the task to the queue, taking it out of any queue it was waiting in."""
+
+    @abstractmethod
+    def pop(self, queue_id: str) -> QueueEntry | None:
+        """Take the first entry: concurrent callers never get the same entry. None when there is none to take
+        (on PostgreSQL also when every entry is being taken by someone else at that moment)."""
+
+    @abstractmethod
+    def remove(self, task_id: str) -> QueueEntry | None:
+        """Take the task out of its queue: its entry, or None when it was waiting in none."""
+
+    @abstractmethod
+    def find(self, task_id: str) -> QueueEntry | None: ...
+
+    @abstractmethod
+    def entries(self, queue_ids: Iterable[str], limit: int | None = None) -> dict[str, list[QueueEntry]]:
+        """Each queue's entries in order (at most ``limit`` of each); every asked queue is a key."""
+
+    @abstractmethod
+    def counts(self, queue_ids: Iterable[str]) -> dict[str, int]: ...
+
+    @abstractmethod
+    def reorder(self, queue_id: str, task_ids: list[str]) -> None:
+        """Put the queue's entries in the order of ``task_ids``, which lists every one of them."""
+
+    @abstractmethod
+    def record_metrics(self, queue_id: str, at: datetime) -> None:
+        """Note the queue's length and its entries' mean waiting time at ``at``."""
+
+    @abstractmethod
+    def metrics(self, queue_ids: Iterable[str], since: datetime, until: datetime) -> list[Doc]:
+        """Recorded ``{queue, timestamp, length, avg_wait_sec}`` rows, oldest first."""
+
+    @abstractmethod
+    def prune_metrics(self, before: datetime) -> int: ...
+
+
+class WorkerStore(ABC):
+    """Workers (agent processes) by organisation and worker id, and the history of their machine statistics."""
+
+    @abstractmethod
+    def get(self, scope: Scope, worker_id: str) -> Doc | None: ...
+
+    @abstractmethod
+    def put(self, org_id: str, owner_id: str, doc: Doc, *, last_seen: datetime, expires: datetime) -> None:
+        """Insert or replace the worker ``doc["id"]``; ``doc["task"]`` is the task it runs, if any."""
+
+    @abstractmethod
+    def list(self, scope: Scope, alive_at: datetime | None = None) -> list[Doc]:
+        """The workers in scope, ordered by id; only those not yet expired at ``alive_at`` when given."""
+
+    @abstractmethod
+    def delete(self, scope: Scope, worker_id: str) -> bool: ...
+
+    @abstractmethod
+    def expired(self, now: datetime, limit: int) -> list[tuple[str, Doc]]:
+        """``(org_id, doc)`` of workers in every organisation whose expiry has passed (for the watchdog)."""
+
+    @abstractmethod
+    def add_stats(self, org_id: str, row: Doc) -> None:
+        """Store one report: ``worker``, ``timestamp``, ``task``, the summary numbers and ``devices``."""
+
+    @abstractmethod
+    def stats(self, org_id: str, worker_ids: list[str] | None, since: datetime, until: datetime) -> list[Doc]:
+        """Reports in the period (of the given workers, or all), oldest first."""
+
+    @abstractmethod
+    def prune_stats(self, before: datetime) -> int: ...
+
+
+class SweepStore(ABC):
+    """Reads across every organisation, for the server's own maintenance (the watchdog); never for a request."""
+
+    @abstractmethod
+    def stale_tasks(self, status: str, before: datetime, limit: int) -> list[tuple[str, str]]:
+        """``(org_id, task_id)`` of tasks in ``status`` not updated since ``before``."""
+
+    @abstractmethod
+    def taken_tasks(self, before: datetime, limit: int) -> list[tuple[str, str]]:
+        """``(org_id, task_id)`` of queued tasks waiting in no queue (taken by an agent that never started them),
+        not updated since ``before``."""
+
+
+@dataclass(frozen=True)
+class Grants:
+    """What is shared with one user: its groups, and the projects (subprojects included) it may read or write."""
+
+    group_ids: frozenset[str] = frozenset()
+    read: frozenset[str] = frozenset()
+    write: frozenset[str] = frozenset()
+
+
+class SharingStore(ABC):
+    """Groups of users, and projects shared with users and groups. Every call names the organisation."""
+
+    @abstractmethod
+    def create_group(self, org_id: str, name: str) -> Doc: ...
+
+    @abstractmethod
+    def get_group(self, org_id: str, group_id: str) -> Doc | None:
+        """The group with its ``members`` (user ids), or None outside the organisation."""
+
+    @abstractmethod
+    def list_groups(self, org_id: str) -> list[Doc]: ...
+
+    @abstractmethod
+    def delete_group(self, org_id: str, group_id: str) -> bool:
+        """Delete the group, its memberships and the shares made to it."""
+
+    @abstractmethod
+    def set_member(self, org_id: str, group_id: str, user_id: str, member: bool) -> bool:
+        """Add or remove a member; False when nothing changed."""
+
+    @abstractmethod
+    def share(self, org_id: str, project_id: str, grantee_type: str, grantee_id: str, mode: str, by: str) -> None:
+        """Share the project (or change the mode of an existing share)."""
+
+    @abstractmethod
+    def unshare(self, org_id: str, project_id: str, grantee_type: str, grantee_id: str) -> bool: ...
+
+    @abstractmethod
+    def shares_of(self, org_id: str, project_id: str) -> list[Doc]: ...
+
+    @abstractmethod
+    def grants(self, org_id: str, user_id: str) -> Grants:
+        """The user's groups and the projects shared with it or its groups, each with its subprojects."""
+
+
+class AllowlistStore(ABC):
+    """CIDR allowlists of client addresses at three levels: organisation, role, user."""
+
+    @abstractmethod
+    def rules(self, org_id: str, role: str, user_id: str) -> list[tuple[str, str]]:
+        """``(level, cidr)`` pairs that apply to that user: the organisation's, its role's and its own."""
+
+    @abstractmethod
+    def list(self, org_id: str) -> list[Doc]:
+        """Every rule of the organisation: ``{level, subject, cidr}``."""
+
+    @abstractmethod
+    def replace(self, org_id: str, level: str, subject: str, cidrs: list[str]) -> None:
+        """Make ``cidrs`` the whole list at that level (an empty list removes the restriction)."""
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    org_id: str | None
+    action: str | None = None
+    actor_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    page: int = 0
+    page_size: int = 100
+
+
+class AuditStore(ABC):
+    """The append-only audit log."""
+
+    @abstractmethod
+    def add(self, entry: Doc) -> None:
+        """Append an entry: ``at, org_id, actor_id, actor_name, client_ip, action, outcome, target, detail``."""
+
+    @abstractmethod
+    def query(self, where: AuditFilter) -> list[Doc]:
+        """Entries newest first, one page."""
+
+
 class Stores(ABC):
     """Every store of one database, and the transaction that spans them."""
 
@@ -192,8 +384,15 @@ class Stores(ABC):
     projects: DocumentStore
     tasks: DocumentStore
     events: EventStore
+    queues: DocumentStore
+    queue_entries: QueueEntryStore
+    workers: WorkerStore
+    sweep: SweepStore
     models: DocumentStore
     blobs: BlobRecordStore
+    sharing: SharingStore
+    allowlists: AllowlistStore
+    audit: AuditStore
 
     @abstractmethod
     def transaction(self) -> AbstractContextManager[Any]:

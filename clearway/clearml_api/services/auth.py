@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from clearway.auth.middleware import request_client_ip
 from clearway.clearml_api.context import Call
 from clearway.clearml_api.registry import Request, Service
 
@@ -12,4 +13,7 @@ service = Service("auth")
 
 @service.endpoint("login", public=True)
 def login(call: Call, _req: Request) -> dict[str, Any]:
-    return {"token": call.services.auth.login(call.http.headers.get("authorization"))}
+    headers = call.http.headers
+    # clearml-agent --use-owner-token sends X-Clearml-Impersonate-As: <user id> to act for a task's owner.
+    act_as = headers.get("x-clearml-impersonate-as")
+    return {"token": call.services.auth.login(headers.get("authorization"), request_client_ip(call.http), act_as)}

@@ -29,9 +29,11 @@ from clearway.domain.query import ListQuery, TagFilter, TagTerm
 from clearway.errors import ValidationFailed
 from clearway.store.base import Doc, DocumentStore, Mutation
 from clearway.store.sql.database import Database
+from clearway.store.sql.schema import projects
 from clearway.timeutil import parse_iso
 
 Extractor = Callable[[Doc], Any]
+Condition = Callable[[], ColumnElement[bool]]
 
 
 def _timestamp(key: str) -> Extractor:
@@ -39,11 +41,22 @@ def _timestamp(key: str) -> Extractor:
 
 
 class SqlDocumentStore(DocumentStore):
-    """Keeps each document whole in ``doc`` and mirrors ``columns`` beside it for filtering and ordering."""
+    """Keeps each document whole in ``doc`` and mirrors ``columns`` beside it for filtering and ordering.
 
-    def __init__(self, db: Database, table: Table, columns: dict[str, Extractor] | None = None) -> None:
+    ``via_queue`` is the condition for this table's records that went through a queue (``Scope.via_queue``);
+    tables without one give such scopes only their own owners' records.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        table: Table,
+        columns: dict[str, Extractor] | None = None,
+        via_queue: Condition | None = None,
+    ) -> None:
         self.db = db
         self.table = table
+        self.via_queue = via_queue
         self.columns: dict[str, Extractor] = {
             "name": lambda doc: doc.get("name") or "",
             "created": _timestamp("created"),
@@ -107,8 +120,29 @@ class SqlDocumentStore(DocumentStore):
     def _scope(self, scope: Scope) -> list[ColumnElement[bool]]:
         conditions = [self.table.c.org_id == scope.org_id]
         if scope.owner_ids is not None:
-            conditions.append(self.table.c.owner_id.in_(sorted(scope.owner_ids)))
+            owned = self.table.c.owner_id.in_(sorted(scope.owner_ids))
+            if scope.via_queue and self.via_queue is not None:
+                owned = or_(owned, self.via_queue())
+            in_projects = self._in_projects(scope)
+            if in_projects is not None:
+                owned = or_(owned, in_projects)
+            conditions.append(owned)
         return conditions
+
+    def _in_projects(self, scope: Scope) -> ColumnElement[bool] | None:
+        """Records in the scope's shared projects (``Scope.project_ids``) or in projects its owners own."""
+        if self.table is projects:
+            return self.table.c.id.in_(sorted(scope.project_ids)) if scope.project_ids else None
+        if "project" not in self.table.c:
+            return None
+        assert scope.owner_ids is not None
+        owned_projects = select(projects.c.id).where(
+            projects.c.org_id == scope.org_id, projects.c.owner_id.in_(sorted(scope.owner_ids))
+        )
+        condition = self.table.c.project.in_(owned_projects)
+        if scope.project_ids:
+            condition = or_(condition, self.table.c.project.in_(sorted(scope.project_ids)))
+        return condition
 
     def _filtered(self, stmt: Select, scope: Scope, query: ListQuery) -> Select:
         c = self.table.c

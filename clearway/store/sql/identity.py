@@ -130,6 +130,19 @@ class SqlIdentityStore(IdentityStore):
             role=Role(row["role"]),
         )
 
+    def set_role(self, user_id: str, role: str) -> bool:
+        with self.db.transaction() as conn:
+            return conn.execute(update(users).where(users.c.id == user_id).values(role=role)).rowcount > 0
+
+    def set_password(self, user_id: str, password_hash: str | None) -> bool:
+        with self.db.transaction() as conn:
+            stmt = update(users).where(users.c.id == user_id).values(password_hash=password_hash)
+            return conn.execute(stmt).rowcount > 0
+
+    def password_hash(self, user_id: str) -> str | None:
+        with self.db.read() as conn:
+            return conn.execute(select(users.c.password_hash).where(users.c.id == user_id)).scalar_one_or_none()
+
 
 def _user_doc(row: object) -> Doc:
     r = dict(row)  # type: ignore[call-overload]

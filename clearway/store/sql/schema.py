@@ -171,3 +171,136 @@ blobs = Table(
     Column("updated", Timestamp, nullable=False),
     Index("ix_blobs_org_owner", "org_id", "owner_id"),
 )
+
+# Queues are shared by the organisation, so names are unique per organisation.
+queues = Table(
+    "queues",
+    metadata,
+    *_document_columns(),
+    UniqueConstraint("org_id", "name"),
+)
+
+# The tasks waiting in each queue, in the order agents take them. One row per task: a task waits in at most one
+# queue. Taking the next task is a row lock and a delete (FOR UPDATE SKIP LOCKED on PostgreSQL).
+queue_entries = Table(
+    "queue_entries",
+    metadata,
+    Column("task", Id, ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+    Column("queue", Id, ForeignKey("queues.id", ondelete="CASCADE"), nullable=False),
+    Column("position", BigInteger, nullable=False),
+    Column("added", Timestamp, nullable=False),
+    Index("ix_queue_entries_queue_position", "queue", "position"),
+)
+
+# A queue's length and mean waiting time, written whenever its entries change (for charts).
+queue_metrics = Table(
+    "queue_metrics",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("queue", Id, ForeignKey("queues.id", ondelete="CASCADE"), nullable=False),
+    Column("timestamp", Timestamp, nullable=False),
+    Column("length", Integer, nullable=False),
+    Column("avg_wait_sec", Float, nullable=False),
+    Index("ix_queue_metrics_queue_timestamp", "queue", "timestamp"),
+)
+
+# Agents' worker processes, by the worker id they chose (unique in an organisation).
+workers = Table(
+    "workers",
+    metadata,
+    Column("org_id", Id, ForeignKey("organizations.id"), primary_key=True),
+    Column("id", String(255), primary_key=True),
+    Column("owner_id", Id, ForeignKey("users.id"), nullable=False),
+    Column("last_seen", Timestamp, nullable=False),
+    Column("expires", Timestamp, nullable=False),
+    Column("task", Id, nullable=True),  # the task it reported running
+    Column("doc", Json, nullable=False),
+    Index("ix_workers_expires", "expires"),
+)
+
+# One row per machine-statistics report: the numbers a chart needs, and every device's readings in ``devices``.
+worker_stats = Table(
+    "worker_stats",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("org_id", Id, ForeignKey("organizations.id"), nullable=False),
+    Column("worker", String(255), nullable=False),
+    Column("timestamp", Timestamp, nullable=False),
+    Column("task", Id, nullable=True),
+    Column("cpu_usage", Float, nullable=True),  # percent, mean over cores
+    Column("memory_used", Float, nullable=True),  # MB
+    Column("memory_free", Float, nullable=True),  # MB
+    Column("gpu_usage", Float, nullable=True),  # percent, mean over GPUs
+    Column("gpu_memory_used", Float, nullable=True),  # MB, summed over GPUs
+    Column("gpu_memory_free", Float, nullable=True),  # MB, summed over GPUs
+    Column("devices", Json, nullable=False),  # {metric: [per core or per GPU values]} and the other scalars
+    Index("ix_worker_stats_org_worker_timestamp", "org_id", "worker", "timestamp"),
+    Index("ix_worker_stats_timestamp", "timestamp"),
+)
+
+# Groups of users in an organisation: projects and queues are shared with a group as with each member.
+groups = Table(
+    "groups",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("org_id", Id, ForeignKey("organizations.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("created", Timestamp, nullable=False),
+    UniqueConstraint("org_id", "name"),
+)
+
+group_members = Table(
+    "group_members",
+    metadata,
+    Column("group_id", Id, ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_group_members_user_id", "user_id"),
+)
+
+# A project shared with a user or a group (``grantee_type``), read-only or read-write; it covers the subprojects.
+project_shares = Table(
+    "project_shares",
+    metadata,
+    Column("project_id", Id, ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
+    Column("grantee_type", String(8), primary_key=True),  # "user" or "group"
+    Column("grantee_id", Id, primary_key=True),
+    Column("mode", String(8), nullable=False),  # "read" or "write"
+    Column("created", Timestamp, nullable=False),
+    Column("created_by", Id, nullable=True),
+    Index("ix_project_shares_grantee", "grantee_type", "grantee_id"),
+)
+
+# Client address allowlists: per organisation (subject ""), per role (the role) and per user (the user id).
+ip_allowlists = Table(
+    "ip_allowlists",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("org_id", Id, ForeignKey("organizations.id"), nullable=False),
+    Column("level", String(8), nullable=False),  # "org", "role" or "user"
+    Column("subject", String(64), nullable=False),
+    Column("cidr", String(64), nullable=False),
+    UniqueConstraint("org_id", "level", "subject", "cidr"),
+)
+
+# Who did what, when, from where: logins and their failures, denials, changes to users, keys, groups and shares.
+# ``org_id`` is None when the organisation is unknown (a login with a key that does not exist).
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("at", Timestamp, nullable=False),
+    Column("org_id", Id, nullable=True),
+    Column("actor_id", Id, nullable=True),
+    Column("actor_name", String(200), nullable=True),
+    Column("client_ip", String(64), nullable=True),
+    Column("action", String(64), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("target", String(500), nullable=True),
+    Column("detail", Json, nullable=False),
+    Index("ix_audit_log_org_id_at", "org_id", "at"),
+    Index("ix_audit_log_org_id_action_at", "org_id", "action", "at"),
+    Index("ix_audit_log_org_id_actor_id_at", "org_id", "actor_id", "at"),
+)
+
+# The watchdog looks for running tasks that stopped updating, in every organisation.
+Index("ix_tasks_status_last_update", tasks.c.status, tasks.c.last_update)

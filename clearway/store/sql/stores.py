@@ -8,12 +8,18 @@ from contextlib import contextmanager
 from sqlalchemy import Connection
 
 from clearway.store.base import Stores
+from clearway.store.sql.allowlists import SqlAllowlistStore
+from clearway.store.sql.audit import SqlAuditStore
 from clearway.store.sql.blobs import SqlBlobRecordStore
 from clearway.store.sql.database import Database
 from clearway.store.sql.documents import SqlDocumentStore
 from clearway.store.sql.events import SqlEventStore
 from clearway.store.sql.identity import SqlIdentityStore
-from clearway.store.sql.schema import models, projects, tasks
+from clearway.store.sql.queues import SqlQueueEntryStore, project_of_task_sent_to_queue, task_sent_to_queue
+from clearway.store.sql.schema import models, projects, queues, tasks
+from clearway.store.sql.sharing import SqlSharingStore
+from clearway.store.sql.sweep import SqlSweepStore
+from clearway.store.sql.workers import SqlWorkerStore
 from clearway.timeutil import parse_iso
 
 
@@ -21,7 +27,7 @@ class SqlStores(Stores):
     def __init__(self, db: Database) -> None:
         self.db = db
         self.identity = SqlIdentityStore(db)
-        self.projects = SqlDocumentStore(db, projects)
+        self.projects = SqlDocumentStore(db, projects, via_queue=project_of_task_sent_to_queue)
         self.tasks = SqlDocumentStore(
             db,
             tasks,
@@ -34,8 +40,13 @@ class SqlStores(Stores):
                 "completed": lambda doc: parse_iso(doc.get("completed")),
                 "last_iteration": lambda doc: doc.get("last_iteration"),
             },
+            via_queue=task_sent_to_queue,
         )
         self.events = SqlEventStore(db)
+        self.queues = SqlDocumentStore(db, queues)
+        self.queue_entries = SqlQueueEntryStore(db)
+        self.workers = SqlWorkerStore(db)
+        self.sweep = SqlSweepStore(db)
         self.models = SqlDocumentStore(
             db,
             models,
@@ -48,6 +59,9 @@ class SqlStores(Stores):
             },
         )
         self.blobs = SqlBlobRecordStore(db)
+        self.sharing = SqlSharingStore(db)
+        self.allowlists = SqlAllowlistStore(db)
+        self.audit = SqlAuditStore(db)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
