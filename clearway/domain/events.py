@@ -19,6 +19,8 @@ SCALAR = "training_stats_scalar"
 LOG = "log"
 MONITOR_METRICS = frozenset({":monitor:machine", ":monitor:gpu"})
 _SINGLE_VALUE_ITER = -(2**31)
+_MISSING = object()
+_NUMBER = (int, float)  # a tuple: isinstance with it is faster than with int | float, and this runs per event
 
 
 class Events:
@@ -36,9 +38,11 @@ class Events:
         tasks: dict[str, Doc | None] = {}
         accepted: dict[str, list[Doc]] = defaultdict(list)
         scope = write_scope(identity)
+        by_kind = {"scalar": scalars, "log": logs, "other": others}
+        now_ms = int(time.time() * 1000)
         for event in events:
             try:
-                row, kind = _shape(event)
+                row, kind = _shape(event, now_ms)
             except ValidationFailed as exc:
                 errors[exc.message] += 1
                 continue
@@ -52,7 +56,7 @@ class Events:
             if task.get("status") in LOCKED and not event.get("allow_locked"):
                 errors["task is published; events are not accepted"] += 1
                 continue
-            {"scalar": scalars, "log": logs, "other": others}[kind].append(row)
+            by_kind[kind].append(row)
             if kind != "log":
                 accepted[task_id].append(row)
         with self.stores.transaction():
@@ -210,8 +214,8 @@ def _by_iteration(events: list[Doc]) -> list[Doc]:
     return [{"iter": it, "events": evs} for it, evs in sorted(iterations.items(), reverse=True)]
 
 
-def _shape(event: Any) -> tuple[Doc, str]:
-    """Validate one event line and shape it as a row of its table."""
+def _shape(event: Any, now_ms: int) -> tuple[Doc, str]:
+    """Validate one event line and shape it as a row of its table (``now_ms``: the timestamp of one without)."""
     if not isinstance(event, dict):
         raise ValidationFailed("event is not an object")
     task = event.get("task")
@@ -220,24 +224,27 @@ def _shape(event: Any) -> tuple[Doc, str]:
     event_type = event.get("type")
     if not isinstance(event_type, str):
         raise ValidationFailed("event without type")
-    timestamp = _int(event.get("timestamp"), default=int(time.time() * 1000))
+    timestamp = _int(event.get("timestamp"), default=now_ms)
     if event_type == LOG:
         msg = event.get("msg", "")
         return {
             "task": task,
             "timestamp": timestamp,
-            "level": str(event.get("level") or "info")[:32],
-            "worker": str(event.get("worker") or "")[:255],
+            "level": _text(event.get("level") or "info", 32),
+            "worker": _text(event.get("worker"), 255),
             "msg": msg if isinstance(msg, str) else json.dumps(msg),
         }, "log"
-    metric = str(event.get("metric") or "")[:255]
-    variant = str(event.get("variant") or "")[:255]
+    metric = _text(event.get("metric"), 255)
+    variant = _text(event.get("variant"), 255)
     iteration = _int(event.get("iter"), default=0)
     if event_type == SCALAR:
         value = event.get("value")
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValidationFailed("scalar event without a numeric value")
-        value = float(value) if math.isfinite(value) else 0.0
+        if value.__class__ is not float:  # the usual case skips these checks (this runs per event)
+            if isinstance(value, bool) or not isinstance(value, _NUMBER):
+                raise ValidationFailed("scalar event without a numeric value")
+            value = float(value)
+        if not math.isfinite(value):
+            value = 0.0
         return {
             "task": task,
             "metric": metric,
@@ -260,11 +267,20 @@ def _shape(event: Any) -> tuple[Doc, str]:
 
 
 def _int(value: Any, default: int) -> int:
+    if value.__class__ is int:  # the usual case first: this runs per event
+        return value
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, _NUMBER):
         raise ValidationFailed(f"expected a number, got {value!r}")
     return int(value)
+
+
+def _text(value: Any, limit: int) -> str:
+    """``value`` as a string of at most ``limit`` characters; None and other falsy values give ``""``."""
+    if value.__class__ is str:
+        return value[:limit]
+    return str(value or "")[:limit]
 
 
 def _md5(text: str) -> str:
@@ -275,22 +291,30 @@ def _fold_metrics(doc: Doc, rows: list[Doc]) -> Doc:
     """``last_iteration`` (ignoring machine monitoring) and ``last_metrics`` after these events."""
     last_iteration = doc.get("last_iteration") or 0
     last_metrics = {k: dict(v) for k, v in (doc.get("last_metrics") or {}).items()}
+    series: dict[tuple[str, str], list[Doc]] = defaultdict(list)
     for row in rows:
         if row["metric"] not in MONITOR_METRICS and row["iter"] != _SINGLE_VALUE_ITER:
             last_iteration = max(last_iteration, row["iter"])
-        if "value" not in row:
-            continue
-        variants = last_metrics.setdefault(_md5(row["metric"]), {})
-        key = _md5(row["variant"])
-        entry = dict(variants.get(key) or {"metric": row["metric"], "variant": row["variant"], "count": 0})
-        value, iteration = row["value"], row["iter"]
-        if iteration >= entry.get("iter", iteration):
-            entry.update(value=value, iter=iteration, timestamp=row["timestamp"])
-        if "min_value" not in entry or value < entry["min_value"]:
-            entry.update(min_value=value, min_value_iteration=iteration)
-        if "max_value" not in entry or value > entry["max_value"]:
-            entry.update(max_value=value, max_value_iteration=iteration)
-        entry["count"] = entry.get("count", 0) + 1
+        if "value" in row:
+            series[(row["metric"], row["variant"])].append(row)
+    # Series by series (in order of first appearance), so the hashes and the entry are made once per series.
+    for (metric, variant), points in series.items():
+        variants = last_metrics.setdefault(_md5(metric), {})
+        key = _md5(variant)
+        entry = dict(variants.get(key) or {"metric": metric, "variant": variant, "count": 0})
+        last, low, high = (entry.get(k, _MISSING) for k in ("iter", "min_value", "max_value"))
+        for row in points:
+            value, iteration = row["value"], row["iter"]
+            if last is _MISSING or iteration >= last:
+                last = iteration
+                entry.update(value=value, iter=iteration, timestamp=row["timestamp"])
+            if low is _MISSING or value < low:
+                low = value
+                entry.update(min_value=value, min_value_iteration=iteration)
+            if high is _MISSING or value > high:
+                high = value
+                entry.update(max_value=value, max_value_iteration=iteration)
+        entry["count"] = entry.get("count", 0) + len(points)
         variants[key] = entry
     return {**doc, "last_iteration": last_iteration, "last_metrics": last_metrics}
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from operator import itemgetter
 
-from sqlalchemy import and_, delete, func, insert, or_, select
+from sqlalchemy import Connection, Table, and_, delete, func, insert, or_, select
 
 from clearway.store.base import Doc, EventStore, ScalarPoint
 from clearway.store.sql.database import Database
@@ -19,9 +20,11 @@ class SqlEventStore(EventStore):
 
     def add(self, scalars: list[Doc], logs: list[Doc], others: list[Doc]) -> None:
         with self.db.transaction() as conn:
-            for table, rows in ((scalar_events, scalars), (log_events, logs), (other_events, others)):
+            for table, rows in ((scalar_events, scalars), (log_events, logs)):
                 if rows:
-                    conn.execute(insert(table), rows)
+                    _insert_many(conn, table, rows)
+            if others:
+                conn.execute(insert(other_events), others)  # its JSON column needs SQLAlchemy's serialisation
 
     def scalars(self, task_id: str) -> Iterator[ScalarPoint]:
         c = scalar_events.c
@@ -111,3 +114,22 @@ class SqlEventStore(EventStore):
         with self.db.transaction() as conn:
             for table in _TABLES.values():
                 conn.execute(delete(table).where(table.c.task == task_id))
+
+
+def _insert_many(conn: Connection, table: Table, rows: list[Doc]) -> None:
+    """The driver's own bulk path: scalars and console lines are most of the volume, and SQLAlchemy's per-row
+    parameter processing would cost as much as the insert itself."""
+    columns = [c.name for c in table.columns if c.name != "id"]
+    values = list(map(itemgetter(*columns), rows))
+    quote = conn.dialect.identifier_preparer.quote
+    target = f"{quote(table.name)} ({', '.join(quote(c) for c in columns)})"
+    if conn.dialect.name == "postgresql":
+        # COPY: about 2.5 times the rows per second of psycopg's pipelined executemany. It goes to the driver's
+        # connection, so SQLAlchemy must know a transaction is open, or it would not commit it.
+        if not conn.in_transaction():
+            conn.begin()
+        with conn.connection.cursor() as cursor, cursor.copy(f"COPY {target} FROM STDIN") as copy:
+            for row in values:
+                copy.write_row(row)
+    else:  # SQLite: executemany in the open transaction
+        conn.exec_driver_sql(f"INSERT INTO {target} VALUES ({', '.join(['?'] * len(columns))})", values)
