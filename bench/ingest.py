@@ -25,13 +25,14 @@ def run(ctx: Context) -> list[Result]:
     s = ctx.sizes
     one_client = s.batch * s.batches_one_client
     measures: dict[str, Measure] = {}
+    raw: dict[str, str] = {}  # database -> how its raw reference inserts
     for backend in ctx.backends:
         server = ctx.clearway(backend)
         measures[f"cw1:{backend.name}"] = _clearway(ctx, server, clients=1, batches=s.batches_one_client, batch=s.batch)
         measures[f"cw{s.clients}:{backend.name}"] = _clearway(
             ctx, server, clients=s.clients, batches=s.batches_per_client, batch=s.batch
         )
-        measures[f"raw:{backend.name}"] = _raw(ctx, backend, one_client)
+        measures[f"raw:{backend.name}"], raw[backend.name] = _raw(ctx, backend, one_client)
     mlflow = ctx.mlflow()
     if mlflow is not None:
         measures["ml1"] = _mlflow(ctx, mlflow, clients=1, batches=s.batches_one_client, batch=s.batch)
@@ -49,12 +50,12 @@ def run(ctx: Context) -> list[Result]:
             mine = samples[f"cw{clients}:{db}"]
             if mlflow is not None:
                 results.append(_row(name, mine, f"MLflow log-batch, {clients} client(s)", samples[f"ml{clients}"]))
-            results.append(_row(name, mine, f"raw {db} executemany", samples[f"raw:{db}"], RAW_TARGET))
+            results.append(_row(name, mine, raw[db], samples[f"raw:{db}"], RAW_TARGET))
         sdk = [sdk_ingest.points_per_second(ctx, ctx.clearway(backend), s.sdk_points) for _ in range(ctx.runs)]
         name = f"SDK Logger.report_scalar loop [{db}]"
         if mlflow is not None:
             results.append(_row(name, sdk, "MLflow log-batch, 1 client", samples["ml1"]))
-        results.append(_row(name, sdk, f"raw {db} executemany", samples[f"raw:{db}"], RAW_TARGET))
+        results.append(_row(name, sdk, raw[db], samples[f"raw:{db}"], RAW_TARGET))
     results.extend(_memory_after(ctx, mlflow))
     return results
 
@@ -143,7 +144,7 @@ def _mlflow(ctx: Context, server: MlflowServer, *, clients: int, batches: int, b
     return measure
 
 
-def _raw(ctx: Context, backend: Backend, points: int) -> Measure:
+def _raw(ctx: Context, backend: Backend, points: int) -> tuple[Measure, str]:
     url = ctx.stack.enter_context(backend.database(ctx.fresh_dir(f"raw-{backend.name}")))
     table = RawScalarTable(url)
     ctx.stack.callback(table.close)
@@ -154,4 +155,4 @@ def _raw(ctx: Context, backend: Backend, points: int) -> Measure:
         offset[0] += points
         return table.insert_rate("0" * 32, scalar_points(start, points))
 
-    return measure
+    return measure, table.method

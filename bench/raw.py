@@ -18,31 +18,34 @@ _INDEX = "CREATE INDEX ix_raw_scalars ON raw_scalars (task, metric, variant, ite
 
 
 class RawScalarTable:
-    """A bulk-insert target: ``executemany`` of all rows in one transaction, as fast as the driver goes."""
+    """A bulk-insert target, filled as fast as the driver goes: all rows in one transaction, with SQLite's
+    ``executemany`` or PostgreSQL's ``COPY``."""
 
     def __init__(self, url: str) -> None:
         self.dialect = "sqlite" if url.startswith("sqlite") else "postgresql"
         self.conn: Any = connect_raw(url)
-        self._execute_ddl()
-
-    def _execute_ddl(self) -> None:
         cur = self.conn.cursor()
         cur.execute(_TABLE[self.dialect])
         cur.execute(_INDEX)
         self.conn.commit()
 
+    @property
+    def method(self) -> str:
+        return f"raw {self.dialect} " + ("executemany" if self.dialect == "sqlite" else "COPY")
+
     def insert_rate(self, task: str, points: list[tuple[str, str, int, float, int]]) -> float:
         """Rows per second for one transaction inserting ``points``."""
-        mark = "?" if self.dialect == "sqlite" else "%s"
-        sql = (
-            f"INSERT INTO raw_scalars (task, metric, variant, iter, value, timestamp) VALUES ({', '.join([mark] * 6)})"
-        )
+        columns = "task, metric, variant, iter, value, timestamp"
         rows = [(task, *point) for point in points]
         start = time.perf_counter()
         cur = self.conn.cursor()
         if self.dialect == "sqlite":
             cur.execute("BEGIN")
-        cur.executemany(sql, rows)
+            cur.executemany(f"INSERT INTO raw_scalars ({columns}) VALUES (?, ?, ?, ?, ?, ?)", rows)
+        else:
+            with cur.copy(f"COPY raw_scalars ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
         self.conn.commit()
         return len(rows) / (time.perf_counter() - start)
 
