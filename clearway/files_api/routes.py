@@ -2,7 +2,8 @@
 
 Wire shape (contract, section 4): ``POST /files`` with one multipart part whose field name is the storage
 path; ``GET /files/<url-quoted path>``; ``DELETE /files/<path>``. Every route needs a Bearer token, the same
-as the API's. Bodies stream through in chunks in both directions; the store work runs in the thread pool.
+as the API's (checked by :class:`~clearway.auth.middleware.IdentityMiddleware` before a route runs). Bodies
+stream through in chunks in both directions; the store work runs in the thread pool.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
+from clearway.auth.middleware import request_identity
 from clearway.blobs.base import CHUNK, OpenBlob
 from clearway.blobs.paths import resolve_blob_path
 from clearway.domain.blobs import Upload
@@ -45,7 +47,7 @@ class FileServer:
         ]
 
     async def root(self, request: Request) -> Response:
-        identity = await self._identify(request)
+        identity = request_identity(request)
         if request.method == "POST":
             return await self._upload(request, identity)
         if request.method in ("GET", "HEAD"):
@@ -53,7 +55,7 @@ class FileServer:
         raise MethodNotAllowed(f"{request.method} is not supported on {PREFIX}/")
 
     async def item(self, request: Request) -> Response:
-        identity = await self._identify(request)
+        identity = request_identity(request)
         key = resolve_blob_path(_requested_path(request))
         if request.method in ("GET", "HEAD"):
             return await self._download(request, identity, key)
@@ -61,9 +63,6 @@ class FileServer:
             await run_in_threadpool(self.services.blobs.delete, identity, key)
             return JSONResponse({"deleted": key})
         raise MethodNotAllowed(f"{request.method} is not supported on files; upload with POST {PREFIX}/")
-
-    async def _identify(self, request: Request) -> Identity:
-        return await run_in_threadpool(self.services.auth.identify, request.headers.get("authorization"))
 
     async def _upload(self, request: Request, identity: Identity) -> Response:
         limit = self.services.blobs.max_upload_bytes
