@@ -8,7 +8,7 @@ from typing import Any
 
 import jwt
 
-from clearway.domain.identity import Identity
+from clearway.domain.identity import Identity, Role
 from clearway.errors import InvalidToken
 
 API_VERSION = "2.31"
@@ -18,6 +18,7 @@ _ALGORITHM = "HS256"
 
 def issue_token(identity: Identity, secret: str, ttl_sec: int, *, impersonator: str | None = None) -> str:
     now = int(time.time())
+    agent = identity.role is Role.AGENT
     claims: dict[str, Any] = {
         "identity": {
             "user": identity.user_id,
@@ -25,7 +26,10 @@ def issue_token(identity: Identity, secret: str, ttl_sec: int, *, impersonator: 
             "role": identity.role.value,
             "user_name": identity.user_name,
             "company_name": identity.org_name,
+            # clearml-agent --use-owner-token requires a role of admin or a service account of type >= 2.
+            **({"service_account_type": 2} if agent else {}),
         },
+        "tenant": identity.org_id,  # clearml-agent logs in again per tenant unless it matches the task's company
         "key": identity.access_key,
         "iat": now,
         "exp": now + ttl_sec,
@@ -35,7 +39,9 @@ def issue_token(identity: Identity, secret: str, ttl_sec: int, *, impersonator: 
         "api_version": API_VERSION,
         "server_version": SERVER_VERSION,
         "server_build": "clearway",
-        "feature_set": "basic",
+        # "basic" keeps the SDK from asking for vaults; clearml-agent refuses --use-owner-token with it, so
+        # agents get "advanced" (the extra calls it then makes, vaults and cluster reports, tolerate a 404).
+        "feature_set": "advanced" if agent else "basic",
     }
     if impersonator:
         claims["impersonator"] = impersonator

@@ -1,0 +1,212 @@
+"""A task's way through a queue: enqueued by its owner, taken by an agent, dequeued, stopped.
+
+Invariant: a task has a queue entry only while its status is ``queued``. ``execution.queue`` names the queue it was
+last sent to, and stays set once an agent took it (it is how agents may see the tasks they run: see access.py).
+"""
+
+from __future__ import annotations
+
+from clearway.domain.access import Scope, may_take_tasks, queue_write_scope, system_scope, write_scope
+from clearway.domain.identity import Identity
+from clearway.domain.queues import Queues
+from clearway.domain.task_status import Status, apply_status, check_transition
+from clearway.domain.tasks import Tasks
+from clearway.errors import Forbidden, InvalidTaskId, QueueNotEmpty, ValidationFailed
+from clearway.store.base import Doc, QueueEntry, Stores
+from clearway.timeutil import now_iso, utcnow
+
+STOPPING = "stopping"  # in status_message of a running task: the agent (or the SDK) aborts it
+DEVELOPMENT_TAG = "development"
+# Where a dequeued task goes back to: the status it was enqueued from, when it is one of these.
+_RESTORABLE = frozenset({Status.CREATED, Status.STOPPED, Status.FAILED, Status.COMPLETED, Status.CLOSED})
+_MAX_STALE_ENTRIES = 100  # entries skipped by one take before giving up (entries of tasks no longer queued)
+
+
+class Dispatch:
+    def __init__(self, stores: Stores, tasks: Tasks, queues: Queues) -> None:
+        self.stores = stores
+        self.tasks = tasks
+        self.queues = queues
+
+    def enqueue(
+        self,
+        identity: Identity,
+        task_id: str,
+        queue_id: str | None = None,
+        queue_name: str | None = None,
+        *,
+        reason: str | None = None,
+        message: str | None = None,
+    ) -> Doc:
+        """Send the task to the back of a queue (by id, by name, or the default queue).
+
+        Allowed from the statuses the status machine lets reach ``queued``; a task already queued moves to the
+        new queue. The task keeps the status it came from in ``enqueue_status`` and loses the ``development`` tag.
+        """
+        if queue_id and queue_name:
+            raise ValidationFailed("pass either queue or queue_name, not both")
+        if queue_id:
+            queue = self.queues.find(identity, queue_id)
+        elif queue_name:
+            queue = self.queues.find_by_name(identity, queue_name)
+        else:
+            queue = self.queues.default(identity)
+
+        def mutate(doc: Doc) -> Doc:
+            previous = doc["status"]
+            check_transition(previous, Status.QUEUED, force=False)
+            new = apply_status(doc, Status.QUEUED, reason=reason, message=message)
+            new["execution"] = {**(doc.get("execution") or {}), "queue": queue["id"]}
+            if previous != Status.QUEUED:
+                new["enqueue_status"] = previous
+            new["system_tags"] = [t for t in doc.get("system_tags") or [] if t != DEVELOPMENT_TAG]
+            return new
+
+        with self.stores.transaction():
+            task = self.tasks.mutate(identity, task_id, mutate)
+            moved_from = self.stores.queue_entries.find(task_id)
+            entry = self.stores.queue_entries.push(queue["id"], task_id, utcnow())
+            self._record(entry, moved_from)
+        return task
+
+    def dequeue(
+        self,
+        identity: Identity,
+        task_id: str,
+        new_status: str | None = None,
+        *,
+        reason: str | None = None,
+        message: str | None = None,
+    ) -> Doc:
+        """Take a queued task out of its queue: ``{updated, dequeued, fields}``; ``updated`` is 0 when the task is
+        not queued (``clearml-agent execute`` calls this on every task it runs and relies on that).
+
+        Without ``new_status`` the task goes back to the status it was enqueued from (or ``created``) and forgets
+        its queue; with one (the agent sends ``in_progress``) it moves there and stays known as taken from it.
+        """
+        target = _status(new_status) if new_status else None
+        with self.stores.transaction():
+            doc = self.stores.tasks.get(write_scope(identity), task_id, for_update=True)
+            if doc is None:
+                raise InvalidTaskId(id=task_id)
+            if doc["status"] != Status.QUEUED:
+                return {"updated": 0, "dequeued": 0, "fields": {}}
+            if target is not None:
+                check_transition(doc["status"], target, force=False)
+            entry = self.stores.queue_entries.remove(task_id)
+            new = self._sent_back(write_scope(identity), doc, target, reason, message)
+            self._record(entry)
+        fields = {k: new.get(k) for k in ("status", "status_changed", "status_reason", "status_message")}
+        return {"updated": 1, "dequeued": int(entry is not None), "fields": fields}
+
+    def remove_from_queue(self, identity: Identity, queue_id: str, task_id: str) -> int:
+        """``queues.remove_task``: dequeue the task if it waits in this queue; how many were removed (0 or 1)."""
+        self.queues.find(identity, queue_id)
+        entry = self.stores.queue_entries.find(task_id)
+        if entry is None or entry.queue != queue_id:
+            return 0
+        return int(self.dequeue(identity, task_id)["dequeued"])
+
+    def take(self, identity: Identity, queue_id: str) -> tuple[QueueEntry, Doc] | None:
+        """The next waiting task of the queue, for an agent: taken atomically, so that concurrent agents never
+        get the same task. The task stays ``queued`` until the agent reports it started (as ClearML's agent
+        expects); the watchdog fails it if that never happens. None when the queue is empty."""
+        if not may_take_tasks(identity):
+            raise Forbidden("Only agent credentials take tasks from queues")
+        self.queues.find(identity, queue_id)
+        if not self.stores.queue_entries.counts([queue_id])[queue_id]:
+            return None  # the common case (idle agents polling) needs no write transaction
+        scope = system_scope(identity.org_id)  # whoever enqueued it, a task in the queue is the agent's to take
+        for _ in range(_MAX_STALE_ENTRIES):
+            with self.stores.transaction():
+                entry = self.stores.queue_entries.pop(queue_id)
+                if entry is None:
+                    return None
+                task = self.stores.tasks.update(scope, entry.task, _touch_if_queued)
+                self._record(entry)
+                if task is not None and task["status"] == Status.QUEUED:
+                    return entry, task
+        return None
+
+    def stop(
+        self,
+        identity: Identity,
+        task_id: str,
+        *,
+        force: bool = False,
+        reason: str | None = None,
+        message: str | None = None,
+    ) -> Doc:
+        """Ask a running task to stop: it stays ``in_progress`` with "stopping" in its status message until its
+        agent (or its own SDK process) aborts it and reports it stopped. Any other task is simply stopped,
+        when the status machine allows it (or with ``force``)."""
+        with self.stores.transaction():
+            doc = self.tasks.get(identity, task_id)
+            if doc["status"] != Status.IN_PROGRESS:
+                return self.tasks.change_status(
+                    identity, task_id, Status.STOPPED, force=force, reason=reason or "stopped", message=message
+                )
+
+            def request_stop(doc: Doc) -> Doc:
+                text = f"{STOPPING}: {message}" if message else STOPPING
+                return {
+                    **doc,
+                    "status_reason": reason or "stop requested",
+                    "status_message": text,
+                    "last_update": now_iso(),
+                }
+
+            return self.tasks.mutate(identity, task_id, request_stop)
+
+    def delete_queue(self, identity: Identity, queue_id: str, *, force: bool) -> int:
+        """Delete a queue. Its waiting tasks are refused unless ``force``; then they go back to the status they
+        were enqueued from, with a reason naming the queue. Returns how many were sent back."""
+        with self.stores.transaction():
+            queue = self.queues.find(identity, queue_id, manage=True)
+            waiting = self.stores.queue_entries.entries([queue_id])[queue_id]
+            if waiting and not force:
+                raise QueueNotEmpty(
+                    f"Queue {queue['name']!r} has {len(waiting)} waiting tasks; pass force to delete it anyway "
+                    "(they go back to the status they were enqueued from)",
+                    tasks=len(waiting),
+                )
+            scope = system_scope(identity.org_id)  # the waiting tasks belong to whoever enqueued them
+            for entry in waiting:
+                self.stores.queue_entries.remove(entry.task)
+                doc = self.stores.tasks.get(scope, entry.task, for_update=True)
+                if doc is not None and doc["status"] == Status.QUEUED:
+                    self._sent_back(scope, doc, None, f"queue {queue['name']!r} was deleted", None)
+            self.stores.queues.delete(queue_write_scope(identity), queue_id)
+        return len(waiting)
+
+    def _sent_back(self, scope: Scope, doc: Doc, target: Status | None, reason: str | None, message: str | None) -> Doc:
+        previous = doc.get("enqueue_status")
+        status = target or (Status(previous) if previous in _RESTORABLE else Status.CREATED)
+
+        def mutate(current: Doc) -> Doc:
+            new = apply_status(current, status, reason=reason, message=message)
+            if target is None:
+                new["execution"] = {k: v for k, v in (current.get("execution") or {}).items() if k != "queue"}
+                new.pop("enqueue_status", None)
+            return new
+
+        new = self.stores.tasks.update(scope, doc["id"], mutate)
+        assert new is not None  # locked by the caller's transaction
+        return new
+
+    def _record(self, *entries: QueueEntry | None) -> None:
+        """Note the length and waiting time of the queues these entries were in (or went to)."""
+        at = utcnow()
+        for queue_id in {e.queue for e in entries if e is not None}:
+            self.stores.queue_entries.record_metrics(queue_id, at)
+
+
+def _touch_if_queued(doc: Doc) -> Doc:
+    return {**doc, "last_update": now_iso()} if doc.get("status") == Status.QUEUED else doc
+
+
+def _status(value: str) -> Status:
+    try:
+        return Status(value)
+    except ValueError as exc:
+        raise ValidationFailed(f"invalid status {value!r}", allowed=[s.value for s in Status]) from exc
