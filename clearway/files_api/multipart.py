@@ -99,6 +99,8 @@ class _Collector:
             name = raw_name.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise InvalidBlobPath("The file path is not valid UTF-8") from exc
+        # HTML5 form encoding, which the SDK's encoder follows: '"', CR and LF in names arrive percent-encoded.
+        name = name.replace("%22", '"').replace("%0D", "\r").replace("%0A", "\n")
         content_type = self.headers.get(b"content-type", b"").decode("latin-1") or None
         self.events.append(PartStart(name, content_type))
 

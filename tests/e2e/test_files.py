@@ -7,6 +7,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -130,6 +131,13 @@ def test_upload_download_and_delete(server: ServerProcess, token: str) -> None:
     assert httpx.delete(f"{server.url}/files/Proj%20X/two.bin", headers=auth).status_code == 200
     assert httpx.get(f"{server.url}/files/Proj%20X/two.bin", headers=auth).status_code == 404
     assert httpx.delete(f"{server.url}/files/Proj%20X/two.bin", headers=auth).status_code == 404
+
+
+def test_odd_names_round_trip_as_the_sdk_quotes_them(server: ServerProcess, token: str) -> None:
+    path = '/Proj "Q" ünï/T 1 (x)%.abc/artifacts/a b/a+b;c.json'
+    assert upload(server, token, [(path, b"odd")]).status_code == 200
+    got = httpx.get(f"{server.url}/files{quote(path)}", headers={"Authorization": f"Bearer {token}"})
+    assert (got.status_code, got.content) == (200, b"odd")
 
 
 def test_range_requests(server: ServerProcess, token: str) -> None:
