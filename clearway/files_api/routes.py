@@ -89,7 +89,8 @@ class FileServer:
                         raise BadRequest(f"More than {MAX_PARTS} files in one upload")
                     key = resolve_blob_path(event.name)
                     blobs = self.services.blobs
-                    upload = await run_in_threadpool(blobs.begin_upload, identity, key, event.content_type)
+                    content_type = event.content_type if len(event.content_type or "") <= 255 else None
+                    upload = await run_in_threadpool(blobs.begin_upload, identity, key, content_type)
                 elif isinstance(event, PartData) and upload is not None:
                     pending += event.data
                     if len(pending) >= CHUNK:
@@ -119,7 +120,9 @@ class FileServer:
         headers = {
             "Content-Length": str(stop - start),
             "Accept-Ranges": "bytes",
+            # Files are user content: never let a browser run them, whatever type they claim.
             "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "sandbox",
         }
         if span is not None:
             headers["Content-Range"] = f"bytes {start}-{stop - 1}/{blob.size}"
