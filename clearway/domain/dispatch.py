@@ -6,7 +6,7 @@ last sent to, and stays set once an agent took it (it is how agents may see the 
 
 from __future__ import annotations
 
-from clearway.domain.access import Scope, may_take_tasks, queue_write_scope, system_scope, write_scope
+from clearway.domain.access import Scope, may_take_tasks, may_use_queue, queue_write_scope, system_scope, write_scope
 from clearway.domain.identity import Identity
 from clearway.domain.queues import Queues
 from clearway.domain.task_status import Status, apply_status, check_transition
@@ -51,6 +51,8 @@ class Dispatch:
             queue = self.queues.find_by_name(identity, queue_name)
         else:
             queue = self.queues.default(identity)
+        if not may_use_queue(identity, queue):
+            raise Forbidden(f"You may not enqueue into queue {queue['name']!r}")
 
         def mutate(doc: Doc) -> Doc:
             previous = doc["status"]
@@ -64,9 +66,8 @@ class Dispatch:
 
         with self.stores.transaction():
             task = self.tasks.mutate(identity, task_id, mutate)
-            moved_from = self.stores.queue_entries.find(task_id)
-            entry = self.stores.queue_entries.push(queue["id"], task_id, utcnow())
-            self._record(entry, moved_from)
+            entry, moved_from = self.stores.queue_entries.push(queue["id"], task_id, utcnow())
+            self._record(entry.queue, moved_from)
         return task
 
     def dequeue(
@@ -95,7 +96,7 @@ class Dispatch:
                 check_transition(doc["status"], target, force=False)
             entry = self.stores.queue_entries.remove(task_id)
             new = self._sent_back(write_scope(identity), doc, target, reason, message)
-            self._record(entry)
+            self._record(entry.queue if entry else None)
         fields = {k: new.get(k) for k in ("status", "status_changed", "status_reason", "status_message")}
         return {"updated": 1, "dequeued": int(entry is not None), "fields": fields}
 
@@ -123,7 +124,7 @@ class Dispatch:
                 if entry is None:
                     return None
                 task = self.stores.tasks.update(scope, entry.task, _touch_if_queued)
-                self._record(entry)
+                self._record(entry.queue)
                 if task is not None and task["status"] == Status.QUEUED:
                     return entry, task
         return None
@@ -194,10 +195,10 @@ class Dispatch:
         assert new is not None  # locked by the caller's transaction
         return new
 
-    def _record(self, *entries: QueueEntry | None) -> None:
-        """Note the length and waiting time of the queues these entries were in (or went to)."""
+    def _record(self, *queue_ids: str | None) -> None:
+        """Note the length and waiting time of queues whose entries changed."""
         at = utcnow()
-        for queue_id in {e.queue for e in entries if e is not None}:
+        for queue_id in {q for q in queue_ids if q is not None}:
             self.stores.queue_entries.record_metrics(queue_id, at)
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from clearway.domain.access import queue_read_scope, queue_write_scope
+from clearway.domain.access import may_see_queue, queue_access_errors, queue_read_scope, queue_write_scope
 from clearway.domain.documents import project_fields
 from clearway.domain.identity import Identity
 from clearway.domain.ids import new_id
@@ -22,7 +22,7 @@ from clearway.store.base import Doc, QueueEntry, Stores
 from clearway.timeutil import iso, now_iso
 
 DEFAULT_TAG = "default"  # the system tag that marks the default queue (queues.get_default)
-EDITABLE = ("name", "tags", "system_tags")
+EDITABLE = ("name", "tags", "system_tags", "access")
 MAX_NAME = 255
 MAX_POINTS = 10_000  # most buckets a metrics request may ask for
 FRONT = 2**31  # a move offset past any queue's length
@@ -41,19 +41,19 @@ class Queues:
         """The queue document without its entries; ``manage`` asks for the right to change it."""
         scope = queue_write_scope(identity) if manage else queue_read_scope(identity)
         doc = self.stores.queues.get(scope, queue_id) if isinstance(queue_id, str) else None
-        if doc is None:
+        if doc is None or not (manage or may_see_queue(identity, doc)):
             raise InvalidQueueId(id=queue_id)
         return doc
 
     def find_by_name(self, identity: Identity, name: str) -> Doc:
-        found = self.stores.queues.query(queue_read_scope(identity), _exact_name(name))
+        found = self._visible(identity, self.stores.queues.query(queue_read_scope(identity), _exact_name(name)))
         if not found:
             raise InvalidQueueId(f"No queue named {name!r}", name=name)
         return found[0]
 
     def default(self, identity: Identity) -> Doc:
         query = ListQuery(system_tags=parse_tag_filter([DEFAULT_TAG]), order_by=["created"], search_hidden=True)
-        found = self.stores.queues.query(queue_read_scope(identity), query)
+        found = self._visible(identity, self.stores.queues.query(queue_read_scope(identity), query))
         if not found:
             raise NoDefaultQueue(f"No queue has the {DEFAULT_TAG!r} system tag")
         return found[0]
@@ -61,7 +61,7 @@ class Queues:
     def list(
         self, identity: Identity, query: ListQuery, only_fields: list[str] | None, max_entries: int | None = None
     ) -> list[Doc]:
-        docs = self.stores.queues.query(queue_read_scope(identity), query)
+        docs = self._visible(identity, self.stores.queues.query(queue_read_scope(identity), query))
         if not only_fields or any(f == "entries" or f.startswith("entries.") for f in only_fields):
             docs = self._with_entries(docs, max_entries)
         return [project_fields(doc, only_fields) for doc in docs]
@@ -84,6 +84,7 @@ class Queues:
             "tags": _tags(fields.get("tags")),
             "system_tags": _tags(fields.get("system_tags")),
             "metadata": {},
+            **({"access": _access(fields["access"])} if fields.get("access") is not None else {}),
         }
         with self.stores.transaction():
             self._check_unique(identity, name)
@@ -96,6 +97,8 @@ class Queues:
         for key in ("tags", "system_tags"):
             if key in changes:
                 changes[key] = _tags(changes[key])
+        if "access" in changes:
+            changes["access"] = _access(changes["access"])
         with self.stores.transaction():
             self.find(identity, queue_id, manage=True)
             if "name" in changes:
@@ -131,11 +134,17 @@ class Queues:
         if queue_ids:
             ids = [self.find(identity, queue_id)["id"] for queue_id in queue_ids]
         else:
-            ids = [q["id"] for q in self.stores.queues.query(queue_read_scope(identity), ListQuery(search_hidden=True))]
+            every = self.stores.queues.query(queue_read_scope(identity), ListQuery(search_hidden=True))
+            ids = [q["id"] for q in self._visible(identity, every)]
         rows = self.stores.queue_entries.metrics(ids, _at(since), _at(until))
         if queue_ids:
             return [_series(queue_id, [r for r in rows if r["queue"] == queue_id], interval) for queue_id in ids]
         return [_averaged_series(rows, interval)]
+
+    @staticmethod
+    def _visible(identity: Identity, docs: list[Doc]) -> list[Doc]:
+        """Queues with an access list that leaves the caller out are not shown (filtered after paging)."""
+        return [doc for doc in docs if may_see_queue(identity, doc)]
 
     def _with_entries(self, docs: list[Doc], max_entries: int | None) -> list[Doc]:
         entries = self.stores.queue_entries.entries([doc["id"] for doc in docs], max_entries)
@@ -170,6 +179,13 @@ def _tags(value: Any) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
         raise ValidationFailed("tags must be a list of strings")
     return list(value)
+
+
+def _access(value: Any) -> Doc:
+    errors = queue_access_errors(value)
+    if errors:
+        raise ValidationFailed("; ".join(errors))
+    return dict(value)
 
 
 def _at(epoch: float) -> datetime:

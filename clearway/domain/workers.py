@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from clearway.domain.access import (
+    may_see_queue,
     may_take_tasks,
     queue_read_scope,
     read_scope,
@@ -213,7 +214,8 @@ class Workers:
 
     def _rendered(self, identity: Identity, docs: list[Doc]) -> list[Doc]:
         queue_ids = {q for d in docs for q in d.get("queues") or []} | {d["queue"] for d in docs if d.get("queue")}
-        queues = {q: self.stores.queues.get(queue_read_scope(identity), q) for q in queue_ids}
+        found = {q: self.stores.queues.get(queue_read_scope(identity), q) for q in queue_ids}
+        queues = {q: doc for q, doc in found.items() if doc is not None and may_see_queue(identity, doc)}
         counts = self.stores.queue_entries.counts([q for q, doc in queues.items() if doc is not None])
         users = {d["user"]: self.stores.identity.get_user(d["user"]) for d in docs}
 

@@ -209,8 +209,8 @@ class QueueEntryStore(ABC):
     """
 
     @abstractmethod
-    def push(self, queue_id: str, task_id: str, at: datetime) -> QueueEntry:
-        """Append the task to the queue, taking it out of any queue it was waiting in."""
+    def push(self, queue_id: str, task_id: str, at: datetime) -> tuple[QueueEntry, str | None]:
+        """Append the task to the queue, taking it out of any queue it was waiting in (whose id is returned)."""
 
     @abstractmethod
     def pop(self, queue_id: str) -> QueueEntry | None:

@@ -296,3 +296,19 @@ def test_an_agent_logs_in_as_the_owner_of_a_task_it_serves(server, people, queue
     for who, target in (("gpu", other_id), ("owner", other_id), ("boss", owner_id)):
         assert error(login(server, creds[who], **{act_as: target}))[0] == 403
     owner.close()
+
+
+def test_queue_access_lists_decide_who_sees_and_uses_a_queue(people):
+    owner, other, boss, agent = people["owner"], people["other"], people["boss"], people["gpu"]
+    other_id = claims(people["tokens"]["other"])["identity"]["user"]
+    name = f"private-gpu-{uuid.uuid4().hex[:6]}"
+    access = {"see": {"users": [other_id], "groups": []}, "enqueue": {"users": [other_id], "groups": []}}
+    queue_id = data(call(boss, "queues.create", {"name": name, "access": access}))["id"]
+    assert error(call(owner, "queues.get_by_id", {"queue": queue_id}))[:2] == (400, 701)
+    assert data(call(owner, "queues.get_all", {"name": f"^{name}$"}))["queues"] == []
+    assert error(call(owner, "tasks.enqueue", {"task": new_task(owner), "queue": queue_id}))[:2] == (400, 701)
+    assert data(call(other, "tasks.enqueue", {"task": new_task(other), "queue": queue_id}))["queued"] == 1
+    assert [q["id"] for q in data(call(agent, "queues.get_all", {"name": f"^{name}$"}))["queues"]] == [queue_id]
+    data(call(boss, "queues.update", {"queue": queue_id, "access": {"see": {"users": [], "groups": []}}}))
+    assert data(call(owner, "tasks.enqueue", {"task": new_task(owner), "queue": queue_id}))["queued"] == 1
+    assert error(call(boss, "queues.update", {"queue": queue_id, "access": {"run": {}}}))[:2] == (400, 11)

@@ -19,6 +19,7 @@ class CreateRequest(Request):
     name: str
     tags: list[str] | None = None
     system_tags: list[str] | None = None
+    access: dict[str, Any] | None = None  # who may see and enqueue: see domain/access.py
 
 
 class QueueRequest(Request):
@@ -37,6 +38,7 @@ class UpdateRequest(QueueRequest):
     name: str | None = None
     tags: list[str] | None = None
     system_tags: list[str] | None = None
+    access: dict[str, Any] | None = None
 
 
 class DeleteRequest(QueueRequest):

@@ -6,11 +6,11 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Row, and_, delete, func, insert, literal, select, update
 
 from clearway.store.base import Doc, QueueEntry, QueueEntryStore
 from clearway.store.sql.database import Database
-from clearway.store.sql.schema import projects, queue_entries, queue_metrics, tasks
+from clearway.store.sql.schema import Timestamp, projects, queue_entries, queue_metrics, tasks
 
 _e = queue_entries.c
 _ORDER = (_e.position, _e.added, _e.task)
@@ -39,13 +39,13 @@ class SqlQueueEntryStore(QueueEntryStore):
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def push(self, queue_id: str, task_id: str, at: datetime) -> QueueEntry:
+    def push(self, queue_id: str, task_id: str, at: datetime) -> tuple[QueueEntry, str | None]:
         with self.db.transaction() as conn:
-            conn.execute(delete(queue_entries).where(_e.task == task_id))
+            previous = conn.execute(delete(queue_entries).where(_e.task == task_id).returning(_e.queue)).scalar()
             last = conn.execute(select(func.max(_e.position)).where(_e.queue == queue_id)).scalar()
             position = 0 if last is None else last + 1
             conn.execute(insert(queue_entries).values(task=task_id, queue=queue_id, position=position, added=at))
-        return QueueEntry(queue=queue_id, task=task_id, added=at)
+        return QueueEntry(queue=queue_id, task=task_id, added=at), previous
 
     def pop(self, queue_id: str) -> QueueEntry | None:
         first = select(_e.task).where(_e.queue == queue_id).order_by(*_ORDER).limit(1)
@@ -106,14 +106,12 @@ class SqlQueueEntryStore(QueueEntryStore):
                 )
 
     def record_metrics(self, queue_id: str, at: datetime) -> None:
+        # One INSERT ... SELECT: the length and mean waiting time are computed where the entries are.
+        wait = func.coalesce(at.timestamp() - func.avg(self._epoch(_e.added)), 0.0)
+        sample = select(literal(queue_id), literal(at, Timestamp), func.count(), wait).where(_e.queue == queue_id)
+        columns = ["queue", "timestamp", "length", "avg_wait_sec"]
         with self.db.transaction() as conn:
-            count, mean_added = conn.execute(
-                select(func.count(), func.avg(self._epoch(_e.added))).where(_e.queue == queue_id)
-            ).one()
-            wait = max(0.0, at.timestamp() - float(mean_added)) if count else 0.0
-            conn.execute(
-                insert(queue_metrics).values(queue=queue_id, timestamp=at, length=int(count), avg_wait_sec=wait)
-            )
+            conn.execute(insert(queue_metrics).from_select(columns, sample))
 
     def metrics(self, queue_ids: Iterable[str], since: datetime, until: datetime) -> list[Doc]:
         m = queue_metrics.c
