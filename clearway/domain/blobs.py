@@ -1,18 +1,26 @@
 """Who may store, read and delete which file: the file server's rules, over any :class:`BlobStore`.
 
 Every stored path has an ownership record. Reading needs the record in the caller's read scope, so another
-user's (or organisation's) files look missing; overwriting a path owned outside the caller's write scope is
-refused outright. A path is claimed before its bytes are written, so two users racing for a new path cannot
+user's (or organisation's) files look missing; overwriting or deleting a path owned outside the caller's write
+scope is refused. A path is claimed before its bytes are written, so two users racing for a new path cannot
 both win, and a failed upload gives the claim back.
+
+The SDK puts a task's files under ``…/<task name>.<task id>/…``. When the uploader may change that task, the file
+is recorded as the task's, and whoever may read the task (a project share, an agent running it) may read the
+file too; changing it stays with its owner.
 """
 
 from __future__ import annotations
+
+import re
 
 from clearway.blobs.base import BlobStore, BlobWriter, OpenBlob
 from clearway.domain.access import read_scope, write_scope
 from clearway.domain.identity import Identity
 from clearway.errors import Forbidden, NotFound, UploadTooLarge
 from clearway.store.base import BlobRecord, Claim, Stores
+
+_TASK_FOLDER = re.compile(r"\.([0-9a-f]{32})$")
 
 
 class Blobs:
@@ -23,7 +31,7 @@ class Blobs:
 
     def begin_upload(self, identity: Identity, key: str, content_type: str | None) -> Upload:
         scope = write_scope(identity)
-        claim = self.stores.blobs.claim(scope, identity.org_id, identity.user_id, key)
+        claim = self.stores.blobs.claim(scope, identity.org_id, identity.user_id, key, self._task_of(identity, key))
         if claim is Claim.TAKEN:
             raise Forbidden(f"The path {key} belongs to another user")
         try:
@@ -43,10 +51,21 @@ class Blobs:
 
     def delete(self, identity: Identity, key: str) -> None:
         scope = write_scope(identity)
-        if self.stores.blobs.get(scope, key) is None:
+        record = self.stores.blobs.get(scope, key)
+        if record is None:
             raise NotFound(f"No such file: {key}")
+        if not scope.allows_owner(record.owner_id):
+            raise Forbidden(f"Only the owner of {key} may delete it")
         self.files.delete(key)
         self.stores.blobs.delete(scope, key)
+
+    def _task_of(self, identity: Identity, key: str) -> str | None:
+        """The task whose folder ``key`` is in, when the caller may change that task."""
+        for segment in key.split("/")[:-1]:
+            found = _TASK_FOLDER.search(segment)
+            if found and self.stores.tasks.get(write_scope(identity), found.group(1)) is not None:
+                return found.group(1)
+        return None
 
 
 class Upload:

@@ -168,6 +168,7 @@ class BlobRecord:
     owner_id: str
     size: int | None
     content_type: str | None
+    task: str | None = None
 
 
 class Claim(StrEnum):
@@ -181,11 +182,13 @@ class BlobRecordStore(ABC):
 
     @abstractmethod
     def get(self, scope: Scope, path: str) -> BlobRecord | None:
-        """The record, or None when there is none or it is outside the scope."""
+        """The record, or None when there is none or it is outside the scope: owned by someone else, and not
+        belonging to a task in the scope either."""
 
     @abstractmethod
-    def claim(self, scope: Scope, org_id: str, owner_id: str, path: str) -> Claim:
-        """Record ``path`` as owned by ``owner_id`` unless it is recorded already; say which it was."""
+    def claim(self, scope: Scope, org_id: str, owner_id: str, path: str, task: str | None = None) -> Claim:
+        """Record ``path`` as owned by ``owner_id`` (belonging to ``task``) unless it is recorded already; say
+        which it was. Only the owners in ``scope`` count as "already the caller's"."""
 
     @abstractmethod
     def finish(self, scope: Scope, path: str, size: int, content_type: str | None) -> None:

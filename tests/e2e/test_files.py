@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
 import httpx
+import jwt
 import pytest
 
 from clearway.blobs.local import PARTIAL_DIR
@@ -194,6 +196,43 @@ def test_other_users_files_are_out_of_reach(server: ServerProcess, token: str) -
         assert upload(server, other, [(f"/{path}", b"overwritten")]).status_code == 403
     assert httpx.get(url, headers={"Authorization": f"Bearer {admin}"}).content == b"owner's bytes"
     assert httpx.get(url, headers={"Authorization": f"Bearer {token}"}).content == b"owner's bytes"
+
+
+def test_files_of_a_shared_task_can_be_read_but_not_changed(server: ServerProcess) -> None:
+    tag = uuid.uuid4().hex[:6]
+    owner, friend, boss = (
+        login(server, server.user(f"{who}-{tag}", role))
+        for who, role in [("sharer", "user"), ("friend", "user"), ("boss", "admin")]
+    )
+    as_owner = {"Authorization": f"Bearer {owner}"}
+    project = httpx.post(f"{server.url}/projects.create", json={"name": f"files-{tag}"}, headers=as_owner).json()
+    task_body = {"name": "train", "type": "training", "project": project["data"]["id"]}
+    task = httpx.post(f"{server.url}/tasks.create", json=task_body, headers=as_owner).json()["data"]["id"]
+    linked, loose = f"files-{tag}/train.{task}/artifacts/a/a.json", f"files-{tag}/x.{'0' * 32}/loose.bin"
+    assert upload(server, owner, [(f"/{linked}", b"shared"), (f"/{loose}", b"loose")]).status_code == 200
+
+    def friend_reads(path: str) -> int:
+        return httpx.get(f"{server.url}/files/{path}", headers={"Authorization": f"Bearer {friend}"}).status_code
+
+    assert friend_reads(linked) == 404
+    friend_id = jwt.decode(friend, options={"verify_signature": False})["identity"]["user"]
+    shared = httpx.put(
+        f"{server.url}/admin/api/projects/{project['data']['id']}/shares/user/{friend_id}",
+        json={"mode": "read"},
+        headers={"Authorization": f"Bearer {boss}"},
+    )
+    assert shared.status_code == 200, shared.text
+    deadline = time.monotonic() + 10  # shares reach sessions within key_cache_sec
+    while friend_reads(linked) != 200:
+        assert time.monotonic() < deadline, "the share never reached the file server"
+        time.sleep(0.1)
+    assert friend_reads(loose) == 404  # not in a folder of a task the owner may change: not the task's
+    assert (
+        httpx.delete(f"{server.url}/files/{linked}", headers={"Authorization": f"Bearer {friend}"}).status_code
+        in REFUSED
+    )
+    assert upload(server, friend, [(f"/{linked}", b"changed")]).status_code == 403
+    assert httpx.get(f"{server.url}/files/{linked}", headers=as_owner).content == b"shared"
 
 
 def test_a_truncated_upload_leaves_nothing(server: ServerProcess, token: str) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, delete, select, update
+from collections.abc import Callable
+
+from sqlalchemy import ColumnElement, Select, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from clearway.domain.access import Scope
@@ -13,11 +15,13 @@ from clearway.timeutil import utcnow
 
 
 class SqlBlobRecordStore(BlobRecordStore):
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, tasks_in_scope: Callable[[Scope], Select]) -> None:
         self.db = db
+        self.tasks_in_scope = tasks_in_scope  # the ids of the tasks a scope covers, as a subquery
 
     def get(self, scope: Scope, path: str) -> BlobRecord | None:
-        stmt = select(blobs).where(blobs.c.path == path, *_scoped(scope))
+        visible = or_(_owned(scope), blobs.c.task.in_(self.tasks_in_scope(scope)))
+        stmt = select(blobs).where(blobs.c.path == path, visible)
         with self.db.read() as conn:
             row = conn.execute(stmt).mappings().first()
         if row is None:
@@ -28,11 +32,12 @@ class SqlBlobRecordStore(BlobRecordStore):
             owner_id=row["owner_id"],
             size=row["size"],
             content_type=row["content_type"],
+            task=row["task"],
         )
 
-    def claim(self, scope: Scope, org_id: str, owner_id: str, path: str) -> Claim:
+    def claim(self, scope: Scope, org_id: str, owner_id: str, path: str, task: str | None = None) -> Claim:
         now = utcnow()
-        values = {"path": path, "org_id": org_id, "owner_id": owner_id, "created": now, "updated": now}
+        values = {"path": path, "org_id": org_id, "owner_id": owner_id, "task": task, "created": now, "updated": now}
         # Both dialects have INSERT ... ON CONFLICT DO NOTHING, but SQLAlchemy spells it per dialect.
         dialect_insert = sqlite.insert if self.db.is_sqlite else postgresql.insert
         stmt = dialect_insert(blobs).values(**values).on_conflict_do_nothing(index_elements=["path"])
@@ -47,7 +52,7 @@ class SqlBlobRecordStore(BlobRecordStore):
     def finish(self, scope: Scope, path: str, size: int, content_type: str | None) -> None:
         stmt = (
             update(blobs)
-            .where(blobs.c.path == path, *_scoped(scope))
+            .where(blobs.c.path == path, _owned(scope))
             .values(size=size, content_type=content_type, updated=utcnow())
         )
         with self.db.transaction() as conn:
@@ -55,11 +60,10 @@ class SqlBlobRecordStore(BlobRecordStore):
 
     def delete(self, scope: Scope, path: str) -> bool:
         with self.db.transaction() as conn:
-            return conn.execute(delete(blobs).where(blobs.c.path == path, *_scoped(scope))).rowcount > 0
+            return conn.execute(delete(blobs).where(blobs.c.path == path, _owned(scope))).rowcount > 0
 
 
-def _scoped(scope: Scope) -> list[ColumnElement[bool]]:
-    conditions = [blobs.c.org_id == scope.org_id]
-    if scope.owner_ids is not None:
-        conditions.append(blobs.c.owner_id.in_(sorted(scope.owner_ids)))
-    return conditions
+def _owned(scope: Scope) -> ColumnElement[bool]:
+    if scope.owner_ids is None:
+        return blobs.c.org_id == scope.org_id
+    return (blobs.c.org_id == scope.org_id) & blobs.c.owner_id.in_(sorted(scope.owner_ids))

@@ -167,9 +167,11 @@ blobs = Table(
     Column("owner_id", Id, ForeignKey("users.id"), nullable=False),
     Column("size", BigInteger, nullable=True),  # None while the first upload is in flight
     Column("content_type", String(255), nullable=True),
+    Column("task", Id, nullable=True),  # the task the file belongs to (from its path): readers of the task read it
     Column("created", Timestamp, nullable=False),
     Column("updated", Timestamp, nullable=False),
     Index("ix_blobs_org_owner", "org_id", "owner_id"),
+    Index("ix_blobs_task", "task"),
 )
 
 # Queues are shared by the organisation, so names are unique per organisation.

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 06:23:42.429678
+Create Date: 2026-11-26 06:37:29.953009
 """
 
 from alembic import op
@@ -110,6 +110,7 @@ def upgrade() -> None:
     sa.Column('owner_id', sa.String(length=32), nullable=False),
     sa.Column('size', sa.BigInteger(), nullable=True),
     sa.Column('content_type', sa.String(length=255), nullable=True),
+    sa.Column('task', sa.String(length=32), nullable=True),
     sa.Column('created', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['org_id'], ['organizations.id'], name=op.f('fk_blobs_org_id_organizations')),
@@ -118,6 +119,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('blobs', schema=None) as batch_op:
         batch_op.create_index('ix_blobs_org_owner', ['org_id', 'owner_id'], unique=False)
+        batch_op.create_index('ix_blobs_task', ['task'], unique=False)
 
     op.create_table('group_members',
     sa.Column('group_id', sa.String(length=32), nullable=False),
@@ -359,6 +361,7 @@ def downgrade() -> None:
 
     op.drop_table('group_members')
     with op.batch_alter_table('blobs', schema=None) as batch_op:
+        batch_op.drop_index('ix_blobs_task')
         batch_op.drop_index('ix_blobs_org_owner')
 
     op.drop_table('blobs')
