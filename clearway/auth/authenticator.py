@@ -179,7 +179,10 @@ class Authenticator:
     def _oidc_session(self, token: str, client_ip: str | None) -> Session:
         assert self.oidc is not None
         user = self.oidc.verify(token)
-        session = self.sessions.for_user(self.oidc_accounts.user_id(user, client_ip))
+        user_id = self.oidc_accounts.user_id(user, client_ip)
+        session = self.sessions.for_user(user_id)
+        if session is not None and session.identity.role is not user.role:  # the issuer changed it: see it now
+            session = self.sessions.for_user(user_id, fresh=True)
         if session is None:
             raise InvalidCredentials()
         return session

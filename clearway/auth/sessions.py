@@ -42,14 +42,15 @@ class Sessions:
 
         return self._cached(("key", access_key), load)
 
-    def for_user(self, user_id: str) -> Session | None:
-        """The session of a user logged in without a key (password, single sign-on); None if it is gone."""
+    def for_user(self, user_id: str, *, fresh: bool = False) -> Session | None:
+        """The session of a user logged in without a key (password, single sign-on); None if it is gone.
+        ``fresh`` reads it again now (single sign-on just changed the user's role)."""
 
         def load() -> Session | None:
             identity = self.stores.identity.identity_of(user_id)
             return None if identity is None else self._complete(identity)
 
-        return self._cached(("user", user_id), load)
+        return self._cached(("user", user_id), load, fresh)
 
     def acting_for(self, caller: Session, owner_id: str) -> Session | None:
         """An agent acting for a task's owner (``--use-owner-token``): the owner's records, the agent's policy."""
@@ -75,10 +76,10 @@ class Sessions:
         rules = self.stores.allowlists.rules(identity.org_id, identity.role.value, identity.user_id)
         return Session(identity, AddressPolicy.from_rules(rules))
 
-    def _cached(self, key: tuple[str, str], load: Callable[[], Session | None]) -> Session | None:
+    def _cached(self, key: tuple[str, str], load: Callable[[], Session | None], fresh: bool = False) -> Session | None:
         now = self.clock()
         cached = self._cache.get(key)
-        if cached and now - cached[0] < self.ttl_sec:
+        if cached and now - cached[0] < self.ttl_sec and not fresh:
             return cached[1]
         session = load()
         with self._lock:

@@ -1,0 +1,480 @@
+"""Every registered route, walked without credentials and as other users holding the first user's ids.
+
+User A builds a world (project, tasks with console lines, an artifact file, a model, a task waiting in a queue, a
+group); then every route is called anonymously (only the declared public routes may answer), and as B (a user of
+A's organisation) and C (an admin of another organisation) with A's ids in plausible bodies. Nothing of A's may
+show up in their answers, and nothing of A's may change. A route nobody described here fails the walk: add it to
+CLEARML or HTTP below (with a body that would work for A) when you add the route.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.routing import iter_route_contexts
+from starlette.routing import Mount
+
+from clearway.app import create_app
+from clearway.clearml_api.registry import collect
+from clearway.clearml_api.services import ALL as CLEARML_SERVICES
+from clearway.settings import Settings
+from tests.e2e.api import call, data
+from tests.support.clients import client_for, user_id
+from tests.support.files import multipart, upload
+from tests.support.server import ServerProcess
+
+pytestmark = pytest.mark.e2e
+REFUSED = {400, 401, 403, 404, 405}
+CLEARML_PATHS = {"/{name:str}", "/{name:str}/", "/{version:str}/{name:str}", "/{version:str}/{name:str}/"}
+PUBLIC = {("GET", "/health"), ("GET", "/admin/api/openapi.json"), ("GET", "auth.login")}
+
+
+@dataclass
+class World:
+    """A's things, and the strings that must never reach anyone else."""
+
+    project: str
+    project_name: str
+    task: str
+    queued_task: str
+    model: str
+    queue: str
+    group: str
+    file_path: str
+    a_user: str
+    a_key: str
+    b_user: str
+    markers: list[str]
+    creds: dict[str, dict[str, str]]  # "a", "b" (A's organisation), "c" (an admin of another organisation)
+
+    @property
+    def secrets(self) -> list[str]:
+        ids = [self.project, self.task, self.queued_task, self.model, self.a_user, self.a_key, self.file_path]
+        return ids + self.markers
+
+
+# kind: "read" (A gets 200 with it; others get an error or nothing of A's), "write" (others are refused, or get a
+# 200 that ``check`` shows had no effect), "create" (others make or change something of their own: allowed, and
+# still nothing of A's in the answer; workers are an agent's or admin's own records).
+@dataclass(frozen=True)
+class Case:
+    body: Callable[[World], Any]
+    kind: str = "write"
+    check: Callable[[httpx.Response], bool] | None = None  # an extra condition on another user's 200
+
+
+def _nothing_added(response: httpx.Response) -> bool:
+    return data(response)["added"] == 0
+
+
+def _none_succeeded(response: httpx.Response) -> bool:
+    """Batch endpoints answer 200 and list what failed."""
+    return data(response)["succeeded"] == []
+
+
+_events = Case(lambda w: f'{{"task":"{w.task}","type":"log","msg":"intruder"}}', "write", _nothing_added)
+_period = {"from_date": time.time() - 3600, "to_date": time.time() + 3600, "interval": 60}
+
+CLEARML: dict[str, Case] = {
+    "events.add": _events,
+    "events.add_batch": _events,
+    "events.debug_images": Case(lambda w: {"metrics": [{"task": w.task}]}, "read"),
+    "events.get_task_events": Case(lambda w: {"task": w.task}, "read"),
+    "events.get_task_log": Case(lambda w: {"task": w.task}, "read"),
+    "events.get_task_plots": Case(lambda w: {"task": w.task}, "read"),
+    "events.get_task_single_value_metrics": Case(lambda w: {"tasks": [w.task]}, "read"),
+    "events.scalar_metrics_iter_histogram": Case(lambda w: {"task": w.task}, "read"),
+    "models.add_or_update_metadata": Case(
+        lambda w: {"model": w.model, "metadata": [{"key": "k", "type": "str", "value": "v"}]}
+    ),
+    "models.archive": Case(lambda w: {"model": w.model}, check=_none_succeeded),
+    "models.archive_many": Case(lambda w: {"ids": [w.model]}, check=_none_succeeded),
+    "models.create": Case(lambda w: {"name": "intruder", "uri": "http://x/y", "project": w.project, "task": w.task}),
+    "models.delete": Case(lambda w: {"model": w.model}),
+    "models.delete_many": Case(lambda w: {"ids": [w.model]}, check=_none_succeeded),
+    "models.delete_metadata": Case(lambda w: {"model": w.model, "keys": ["k"]}),
+    "models.edit": Case(lambda w: {"model": w.model, "name": "intruder"}),
+    "models.get_all": Case(lambda w: {"id": [w.model], "project": [w.project], "task": [w.task]}, "read"),
+    "models.get_by_id": Case(lambda w: {"model": w.model}, "read"),
+    "models.get_by_task_id": Case(lambda w: {"task": w.task}, "read"),
+    "models.publish": Case(lambda w: {"model": w.model}),
+    "models.publish_many": Case(lambda w: {"ids": [w.model]}, check=_none_succeeded),
+    "models.set_ready": Case(lambda w: {"model": w.model}),
+    "models.unarchive_many": Case(lambda w: {"ids": [w.model]}, check=_none_succeeded),
+    "models.update": Case(lambda w: {"model": w.model, "name": "intruder"}),
+    "models.update_for_task": Case(lambda w: {"task": w.task, "uri": "http://x/y", "name": "intruder"}),
+    "projects.create": Case(lambda w: {"name": f"own-{uuid.uuid4().hex[:8]}"}, "create"),
+    "projects.delete": Case(lambda w: {"project": w.project, "force": True, "delete_contents": True}),
+    "projects.get_all": Case(lambda w: {"id": [w.project], "search_hidden": True}, "read"),
+    "projects.get_by_id": Case(lambda w: {"project": w.project}, "read"),
+    "projects.update": Case(lambda w: {"project": w.project, "description": "intruder"}),
+    "queues.add_task": Case(lambda w: {"queue": w.queue, "task": w.task}),
+    "queues.create": Case(lambda w: {"name": f"own-{uuid.uuid4().hex[:8]}"}, "create"),
+    "queues.delete": Case(lambda w: {"queue": w.queue, "force": True}),
+    "queues.get_all": Case(lambda w: {"id": [w.queue]}, "read"),
+    "queues.get_by_id": Case(lambda w: {"queue": w.queue}, "read"),
+    "queues.get_default": Case(lambda w: {}, "create"),  # 400 when there is none: no ids involved either way
+    "queues.get_next_task": Case(lambda w: {"queue": w.queue}),
+    "queues.get_num_entries": Case(lambda w: {"queue": w.queue}, "read"),
+    "queues.get_queue_metrics": Case(lambda w: {**_period, "queue_ids": [w.queue]}, "read"),
+    "queues.move_task_backward": Case(lambda w: {"queue": w.queue, "task": w.queued_task}),
+    "queues.move_task_forward": Case(lambda w: {"queue": w.queue, "task": w.queued_task}),
+    "queues.move_task_to_back": Case(lambda w: {"queue": w.queue, "task": w.queued_task}),
+    "queues.move_task_to_front": Case(lambda w: {"queue": w.queue, "task": w.queued_task}),
+    "queues.remove_task": Case(lambda w: {"queue": w.queue, "task": w.queued_task}),
+    "queues.update": Case(lambda w: {"queue": w.queue, "name": "intruder"}),
+    "tasks.add_or_update_artifacts": Case(
+        lambda w: {"task": w.task, "force": True, "artifacts": [{"key": "b", "type": "custom", "uri": "x"}]}
+    ),
+    "tasks.add_or_update_model": Case(lambda w: {"task": w.task, "name": "m2", "model": w.model}),
+    "tasks.archive": Case(lambda w: {"tasks": [w.task]}),
+    "tasks.clone": Case(lambda w: {"task": w.task}),
+    "tasks.close": Case(lambda w: {"task": w.task, "force": True}),
+    "tasks.completed": Case(lambda w: {"task": w.task, "force": True}),
+    "tasks.create": Case(lambda w: {"name": "intruder", "type": "training", "project": w.project}),
+    "tasks.delete": Case(lambda w: {"task": w.task, "force": True}),
+    "tasks.delete_artifacts": Case(lambda w: {"task": w.task, "force": True, "artifacts": [{"key": "a"}]}),
+    "tasks.delete_hyper_params": Case(
+        lambda w: {"task": w.task, "force": True, "hyperparams": [{"section": "General"}]}
+    ),
+    "tasks.delete_models": Case(lambda w: {"task": w.task, "models": [{"name": "m", "type": "output"}]}),
+    "tasks.dequeue": Case(lambda w: {"task": w.queued_task}),
+    "tasks.edit": Case(lambda w: {"task": w.task, "force": True, "comment": "intruder"}),
+    "tasks.edit_configuration": Case(
+        lambda w: {"task": w.task, "force": True, "configuration": [{"name": "c", "value": "intruder"}]}
+    ),
+    "tasks.edit_hyper_params": Case(
+        lambda w: {"task": w.task, "force": True, "hyperparams": [{"section": "General", "name": "lr", "value": "9"}]}
+    ),
+    "tasks.enqueue": Case(lambda w: {"task": w.task, "queue": w.queue}),
+    "tasks.failed": Case(lambda w: {"task": w.task, "force": True}),
+    "tasks.get_all": Case(lambda w: {"id": [w.task, w.queued_task], "search_hidden": True}, "read"),
+    "tasks.get_by_id": Case(lambda w: {"task": w.task}, "read"),
+    "tasks.ping": Case(lambda w: {"task": w.task}),
+    "tasks.publish": Case(lambda w: {"task": w.task, "force": True}),
+    "tasks.reset": Case(lambda w: {"task": w.task, "force": True}),
+    "tasks.set_requirements": Case(lambda w: {"task": w.task, "requirements": {"pip": "intruder"}}),
+    "tasks.started": Case(lambda w: {"task": w.task, "force": True}),
+    "tasks.stop": Case(lambda w: {"task": w.queued_task, "force": True}),
+    "tasks.stopped": Case(lambda w: {"task": w.task, "force": True}),
+    "workers.get_activity_report": Case(lambda w: _period, "read"),
+    "workers.get_all": Case(lambda w: {}, "read"),
+    "workers.get_runtime_properties": Case(lambda w: {"worker": "walk-worker"}, "create"),
+    "workers.get_stats": Case(lambda w: {**_period, "items": [{"key": "cpu_usage", "category": "avg"}]}, "read"),
+    "workers.register": Case(lambda w: {"worker": "walk-worker", "queues": [w.queue]}, "create"),
+    "workers.set_runtime_properties": Case(
+        lambda w: {"worker": "walk-worker", "runtime_properties": [{"key": "k", "value": "v"}]}, "create"
+    ),
+    "workers.status_report": Case(lambda w: {"worker": "walk-worker", "task": w.task, "queue": w.queue}, "create"),
+    "workers.unregister": Case(lambda w: {"worker": "walk-worker"}, "create"),
+}
+
+# Every other HTTP route: (method, path template) -> (path with A's ids, body, kind).
+HttpCase = tuple[Callable[[World], str], Callable[[World], Any], str]
+_members = "/admin/api/groups/{group_id}/members/{user_id}"
+_share = "/admin/api/projects/{project_id}/shares/{grantee_type}/{grantee_id}"
+HTTP: dict[tuple[str, str], HttpCase] = {
+    ("GET", "/health"): (lambda w: "/health", lambda w: None, "read"),
+    ("GET", "/admin/api/openapi.json"): (lambda w: "/admin/api/openapi.json", lambda w: None, "read"),
+    ("GET", "/admin/api/users"): (lambda w: "/admin/api/users", lambda w: None, "read"),
+    ("POST", "/admin/api/users"): (
+        lambda w: "/admin/api/users",
+        lambda w: {"name": f"made-{uuid.uuid4().hex[:6]}"},
+        "create",
+    ),
+    ("GET", "/admin/api/users/{user_id}"): (lambda w: f"/admin/api/users/{w.a_user}", lambda w: None, "read"),
+    ("PATCH", "/admin/api/users/{user_id}"): (
+        lambda w: f"/admin/api/users/{w.a_user}",
+        lambda w: {"role": "agent"},
+        "write",
+    ),
+    ("PUT", "/admin/api/users/{user_id}/password"): (
+        lambda w: f"/admin/api/users/{w.a_user}/password",
+        lambda w: {"password": "taken over"},
+        "write",
+    ),
+    ("DELETE", "/admin/api/users/{user_id}/password"): (
+        lambda w: f"/admin/api/users/{w.a_user}/password",
+        lambda w: None,
+        "write",
+    ),
+    ("GET", "/admin/api/users/{user_id}/keys"): (lambda w: f"/admin/api/users/{w.a_user}/keys", lambda w: None, "read"),
+    ("POST", "/admin/api/users/{user_id}/keys"): (
+        lambda w: f"/admin/api/users/{w.a_user}/keys",
+        lambda w: None,
+        "write",
+    ),
+    ("DELETE", "/admin/api/keys/{access_key}"): (lambda w: f"/admin/api/keys/{w.a_key}", lambda w: None, "write"),
+    ("GET", "/admin/api/groups"): (lambda w: "/admin/api/groups", lambda w: None, "read"),
+    ("POST", "/admin/api/groups"): (
+        lambda w: "/admin/api/groups",
+        lambda w: {"name": f"g-{uuid.uuid4().hex[:6]}"},
+        "create",
+    ),
+    ("GET", "/admin/api/groups/{group_id}"): (lambda w: f"/admin/api/groups/{w.group}", lambda w: None, "read"),
+    ("DELETE", "/admin/api/groups/{group_id}"): (lambda w: f"/admin/api/groups/{w.group}", lambda w: None, "write"),
+    ("PUT", _members): (lambda w: f"/admin/api/groups/{w.group}/members/{w.b_user}", lambda w: None, "write"),
+    ("DELETE", _members): (lambda w: f"/admin/api/groups/{w.group}/members/{w.a_user}", lambda w: None, "write"),
+    ("GET", "/admin/api/projects/{project_id}/shares"): (
+        lambda w: f"/admin/api/projects/{w.project}/shares",
+        lambda w: None,
+        "read",
+    ),
+    ("PUT", _share): (
+        lambda w: f"/admin/api/projects/{w.project}/shares/user/{w.b_user}",
+        lambda w: {"mode": "write"},
+        "write",
+    ),
+    ("DELETE", _share): (lambda w: f"/admin/api/projects/{w.project}/shares/user/{w.a_user}", lambda w: None, "write"),
+    ("GET", "/admin/api/allowlists"): (lambda w: "/admin/api/allowlists", lambda w: None, "read"),
+    ("PUT", "/admin/api/allowlists/org"): (
+        lambda w: "/admin/api/allowlists/org",
+        lambda w: {"cidrs": ["0.0.0.0/0"]},
+        "create",
+    ),
+    ("PUT", "/admin/api/allowlists/roles/{role}"): (
+        lambda w: "/admin/api/allowlists/roles/user",
+        lambda w: {"cidrs": ["0.0.0.0/0"]},
+        "create",
+    ),
+    ("PUT", "/admin/api/allowlists/users/{user_id}"): (
+        lambda w: f"/admin/api/allowlists/users/{w.a_user}",
+        lambda w: {"cidrs": ["192.0.2.0/24"]},
+        "write",
+    ),
+    ("GET", "/admin/api/audit"): (lambda w: "/admin/api/audit", lambda w: None, "read"),
+}
+# The file server: A's file read, overwritten, deleted, through every method its routes take.
+for _path in ("/files", "/files/", "/files/{path:path}"):
+    _target = (lambda w: f"/files/{w.file_path}") if "{" in _path else (lambda w, p=_path: p)
+    for _method in ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
+        _upload = _method == "POST" and "{" not in _path
+        HTTP[(_method, _path)] = (
+            _target,
+            (lambda w: [(w.file_path, b"intruder")]) if _upload else (lambda w: None),
+            "read" if _method == "GET" else "write",
+        )
+
+
+def registered_routes(tmp_path: Path) -> set[tuple[str, str]]:
+    """(method, path template) of every HTTP route of the app, mounts walked; ClearML's catch-alls left out.
+    A route that takes every method is ``("*", path)``; HEAD, which Starlette adds to GET, is left out."""
+    app = create_app(Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'walk.db'}"))
+    found: set[tuple[str, str]] = set()
+
+    def walk(routes: Any, prefix: str) -> None:
+        for context in iter_route_contexts(routes):
+            route = context.original_route
+            if isinstance(route, Mount):
+                inner = getattr(route.app, "routes", None)
+                assert inner is not None, f"mounted app at {prefix + route.path} has no routes to walk"
+                walk(inner, prefix + route.path)
+                continue
+            path = prefix + str(context.path)
+            if path in CLEARML_PATHS:
+                continue
+            if context.methods is None:
+                found.add(("*", path))
+            found.update((method, path) for method in context.methods or () if method != "HEAD")
+
+    walk(app.routes, "")
+    return found
+
+
+def test_every_route_is_in_the_walk(tmp_path: Path):
+    missing = sorted(set(collect(CLEARML_SERVICES)) - set(CLEARML) - {"auth.login"})
+    assert missing == [], f"ClearML endpoints not in the walk: add them to CLEARML in {__file__}"
+    routes = registered_routes(tmp_path)
+    uncovered = sorted(route for route in routes if route not in HTTP)
+    assert uncovered == [], f"HTTP routes not in the walk: add them to HTTP in {__file__}"
+    public = {name for name, endpoint in collect(CLEARML_SERVICES).items() if endpoint.public}
+    assert public == {"auth.login"}, "a new public ClearML endpoint: review it, then add it to PUBLIC here"
+
+
+@pytest.fixture(scope="module")
+def world(server: ServerProcess) -> World:
+    tag = uuid.uuid4().hex[:8]
+    creds_a = server.user(f"walker-a-{tag}")
+    creds_b = server.user(f"walker-b-{tag}")
+    boss = client_for(server, server.user(f"walker-boss-{tag}", "admin"))
+    with client_for(server, creds_a) as a, client_for(server, creds_b) as b, boss:
+        project_name = f"walkA-project-{tag}"
+        project = data(call(a, "projects.create", {"name": project_name}))["id"]
+        task_body = {"type": "training", "project": project}
+        task = data(call(a, "tasks.create", {**task_body, "name": f"walkA-task-{tag}"}))["id"]
+        queued = data(call(a, "tasks.create", {**task_body, "name": f"walkA-queued-{tag}"}))["id"]
+        lines = [
+            {"task": task, "type": "log", "msg": f"walkA-log-{tag}"},
+            {
+                "task": task,
+                "type": "training_stats_scalar",
+                "metric": f"walkA-metric-{tag}",
+                "variant": "v",
+                "iter": 1,
+                "value": 1.5,
+            },
+            {
+                "task": task,
+                "type": "plot",
+                "metric": "p",
+                "variant": "v",
+                "iter": 1,
+                "plot_str": f'{{"walkA-plot-{tag}": 1}}',
+            },
+        ]
+        assert data(a.post("/events.add_batch", content="\n".join(json.dumps(line) for line in lines)))["added"] == 3
+        call(
+            a,
+            "tasks.edit_hyper_params",
+            {"task": task, "hyperparams": [{"section": "General", "name": "lr", "value": "1"}]},
+        )
+        token = a.headers["Authorization"].removeprefix("Bearer ")
+        file_path = f"{project_name}/walk.{task}/artifacts/a/a.txt"
+        assert upload(server, token, [(file_path, f"walkA-file-{tag}".encode())]).status_code == 200
+        artifact = {"key": "a", "type": "custom", "uri": f"{server.url}/files/{file_path}"}
+        data(call(a, "tasks.add_or_update_artifacts", {"task": task, "force": True, "artifacts": [artifact]}))
+        model_body = {
+            "name": f"walkA-model-{tag}",
+            "uri": f"{server.url}/files/{file_path}",
+            "project": project,
+            "task": task,
+        }
+        model = data(call(a, "models.create", model_body))["id"]
+        data(call(a, "tasks.add_or_update_model", {"task": task, "name": "m", "model": model, "type": "output"}))
+        queue = data(call(boss, "queues.create", {"name": f"walk-queue-{tag}"}))["id"]
+        data(call(a, "tasks.enqueue", {"task": queued, "queue": queue}))
+        group = boss.post("/admin/api/groups", json={"name": f"walk-group-{tag}"}).json()["id"]
+        boss.put(f"/admin/api/groups/{group}/members/{user_id(a)}")
+        return World(
+            project=project,
+            project_name=project_name,
+            task=task,
+            queued_task=queued,
+            model=model,
+            queue=queue,
+            group=group,
+            file_path=file_path,
+            a_user=user_id(a),
+            a_key=creds_a["CLEARML_API_ACCESS_KEY"],
+            b_user=user_id(b),
+            markers=[
+                f"walkA-{what}-{tag}"
+                for what in ("project", "task", "queued", "log", "metric", "plot", "file", "model")
+            ],
+            creds={"a": creds_a, "b": creds_b, "c": server.user(f"walker-c-{tag}", "admin", org=f"walk-org-{tag}")},
+        )
+
+
+def send(client: httpx.Client, method: str, path: str, body: Any) -> httpx.Response:
+    if isinstance(body, list):  # file parts: field name = storage path
+        content, content_type = multipart(body)
+        return client.request(method, path, content=content, headers={"Content-Type": content_type})
+    if isinstance(body, str):  # json-lines
+        return client.request(method, path, content=body, headers={"Content-Type": "application/json-lines"})
+    return client.request(method, path, json=body)
+
+
+Call = tuple[str, str, str, Any, Case]
+
+
+def every_call(w: World) -> list[Call]:
+    """(label, method, path, body, case) for every route: ClearML endpoints by name, the rest by method and path."""
+    calls: list[Call] = []
+    for name, case in sorted(CLEARML.items()):
+        body = case.body(w)
+        calls.append((name, "POST" if isinstance(body, str) else "GET", f"/v2.23/{name}", body, case))
+    for (method, template), (path, body, kind) in sorted(HTTP.items()):
+        calls.append((f"{method} {template}", method, path(w), body(w), Case(body, kind)))
+    return calls
+
+
+def leaked(w: World, path: str, body: Any, response: httpx.Response) -> list[str]:
+    """A's secrets in the answer, other than those the caller sent itself (errors may echo an id back)."""
+    sent = path + json.dumps(body, default=repr)
+    return [secret for secret in w.secrets if secret in response.text and secret not in sent]
+
+
+@pytest.fixture(scope="module")
+def clients(server: ServerProcess, world: World) -> Iterator[dict[str, httpx.Client]]:
+    made = {who: client_for(server, creds) for who, creds in world.creds.items()}
+    made["anonymous"] = httpx.Client(base_url=server.url, timeout=30)
+    yield made
+    for client in made.values():
+        client.close()
+
+
+def test_the_bodies_work_for_their_owner(world: World, clients: dict[str, httpx.Client]):
+    """A's own reads all answer 200, so the walk's bodies reach the code that decides access."""
+    problems = []
+    for label, method, path, body, case in every_call(world):
+        if case.kind == "read" and not label.startswith("GET /admin/api/"):
+            response = send(clients["a"], method, path, body)
+            if response.status_code != 200:
+                problems.append(f"{label}: {response.status_code} {response.text[:300]}")
+    assert not problems, "\n".join(problems)
+    shown = send(clients["a"], "GET", "/v2.23/tasks.get_by_id", {"task": world.task}).text
+    assert world.markers[1] in shown  # what the others must not see is really there
+
+
+def test_anonymous_callers_reach_only_the_public_routes(world: World, clients: dict[str, httpx.Client]):
+    problems = []
+    for label, method, path, body, _case in every_call(world):
+        response = send(clients["anonymous"], method, path, body)
+        public = (method, label) in PUBLIC or (method, path) in PUBLIC
+        if not public and response.status_code != 401:
+            problems.append(f"{label}: {response.status_code} {response.text[:200]}")
+        if leaked(world, path, body, response):
+            problems.append(f"{label}: leaked {leaked(world, path, body, response)}")
+    login = clients["anonymous"].get("/auth.login")
+    assert login.status_code == 401 and login.json()["meta"]["result_subcode"] == 20
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("who", ["b", "c"], ids=["user-same-org", "admin-other-org"])
+def test_other_users_get_nothing_of_a(world: World, clients: dict[str, httpx.Client], who: str):
+    problems = []
+    for label, method, path, body, case in every_call(world):
+        response = send(clients[who], method, path, body)
+        status = response.status_code
+        if case.kind == "write" and status not in REFUSED and not (status == 200 and case.check):
+            problems.append(f"{label}: {who} was not refused ({status}) {response.text[:300]}")
+        elif case.kind != "write" and status not in REFUSED and not 200 <= status < 300:
+            problems.append(f"{label}: {who} got {status} {response.text[:300]}")
+        if who == "b" and label.split(" ")[-1].startswith("/admin/api/") and "openapi" not in label and status != 403:
+            problems.append(f"{label}: a plain user got {status} from the admin API")
+        if case.check is not None and status == 200 and not case.check(response):
+            problems.append(f"{label}: {who}'s call took effect: {response.text[:300]}")
+        if found := leaked(world, path, body, response):
+            problems.append(f"{label}: {who} saw {found}: {response.text[:300]}")
+    assert not problems, "\n".join(problems)
+
+
+def test_nothing_of_a_changed(server: ServerProcess, world: World, clients: dict[str, httpx.Client]):
+    a = clients["a"]
+    task = data(call(a, "tasks.get_by_id", {"task": world.task}))["task"]
+    assert task["name"] == world.markers[1] and task["status"] == "created" and task["comment"] == ""
+    assert [x["key"] for x in task["execution"]["artifacts"]] == ["a"]
+    assert task["hyperparams"]["General"]["lr"]["value"] == "1" and task["models"]["output"][0]["model"] == world.model
+    assert task["script"].get("requirements") is None and not task["configuration"]
+    assert "archived" not in task["system_tags"]
+    log = data(call(a, "events.get_task_log", {"task": world.task}))["events"]
+    assert [e["msg"] for e in log] == [world.markers[3]]
+    model = data(call(a, "models.get_by_id", {"model": world.model}))["model"]
+    assert model["name"] == world.markers[7] and not model.get("ready") and not model.get("metadata")
+    project = data(call(a, "projects.get_by_id", {"project": world.project}))["project"]
+    assert project["description"] == ""
+    queued = data(call(a, "tasks.get_by_id", {"task": world.queued_task}))["task"]
+    assert queued["status"] == "queued" and queued["execution"]["queue"] == world.queue
+    assert a.get(f"/files/{world.file_path}").text == world.markers[6]
+    assert data(call(a, "projects.get_all", {"name": "intruder"}))["projects"] == []
+    fresh = client_for(server, world.creds["a"])  # A's key, password and role are untouched
+    with fresh:
+        assert data(call(fresh, "tasks.get_all", {"id": [world.task], "only_fields": ["id"]}))["tasks"]

@@ -1,0 +1,93 @@
+"""A tiny OpenID Connect issuer for tests: a real HTTP server with a discovery document and a JWKS, and keys
+generated here with ``cryptography``, so the server verifies signatures exactly as it would against Keycloak."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+
+
+class Issuer:
+    """Serves ``<url>/.well-known/openid-configuration`` and ``<url>/certs``; mints tokens with its keys."""
+
+    def __init__(self, realm: str = "test") -> None:
+        self.keys: dict[str, Any] = {
+            "RS256": rsa.generate_private_key(public_exponent=65537, key_size=2048),
+            "ES256": ec.generate_private_key(ec.SECP256R1()),
+        }
+        self.kids = {alg: uuid.uuid4().hex for alg in self.keys}
+        issuer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+                if self.path.endswith("/.well-known/openid-configuration"):
+                    body = {"issuer": issuer.url, "jwks_uri": f"{issuer.url}/certs"}
+                elif self.path.endswith("/certs"):
+                    body = issuer.jwks()
+                else:
+                    self.send_error(404)
+                    return
+                payload = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/realms/{realm}"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> Issuer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self._thread.join(5)
+
+    def jwks(self) -> dict[str, Any]:
+        keys = []
+        for alg, key in self.keys.items():
+            encoder = RSAAlgorithm if alg == "RS256" else ECAlgorithm
+            jwk = encoder.to_jwk(key.public_key(), as_dict=True)
+            keys.append({**jwk, "kid": self.kids[alg], "use": "sig", "alg": alg})
+        return {"keys": keys}
+
+    def token(
+        self,
+        username: str,
+        *,
+        roles: list[str] | None = None,
+        audience: str = "clearway",
+        alg: str = "RS256",
+        expires_in: int = 300,
+        signing_key: Any = None,
+        **claims: Any,
+    ) -> str:
+        """An access token shaped like Keycloak's; ``signing_key`` signs it with another key (same kid)."""
+        now = int(time.time())
+        payload = {
+            "iss": self.url,
+            "aud": audience,
+            "sub": uuid.uuid4().hex,
+            "iat": now,
+            "exp": now + expires_in,
+            "preferred_username": username,
+            "realm_access": {"roles": roles or []},
+            **claims,
+        }
+        key = signing_key or self.keys[alg]
+        return jwt.encode(payload, key, algorithm=alg, headers={"kid": self.kids[alg]})
