@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 06:37:29.953009
+Create Date: 2026-11-26 06:43:41.197520
 """
 
 from alembic import op
@@ -251,6 +251,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_tasks_org_created', ['org_id', 'created'], unique=False)
         batch_op.create_index('ix_tasks_org_last_update', ['org_id', 'last_update'], unique=False)
         batch_op.create_index('ix_tasks_org_project_last_update', ['org_id', 'project', 'last_update'], unique=False)
+        batch_op.create_index('ix_tasks_org_project_name', ['org_id', 'project', 'name'], unique=False)
         batch_op.create_index('ix_tasks_org_status', ['org_id', 'status'], unique=False)
         batch_op.create_index('ix_tasks_status_last_update', ['status', 'last_update'], unique=False)
 
@@ -332,6 +333,7 @@ def downgrade() -> None:
     with op.batch_alter_table('tasks', schema=None) as batch_op:
         batch_op.drop_index('ix_tasks_status_last_update')
         batch_op.drop_index('ix_tasks_org_status')
+        batch_op.drop_index('ix_tasks_org_project_name')
         batch_op.drop_index('ix_tasks_org_project_last_update')
         batch_op.drop_index('ix_tasks_org_last_update')
         batch_op.drop_index('ix_tasks_org_created')
