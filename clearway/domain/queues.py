@@ -12,7 +12,13 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from clearway.domain.access import may_see_queue, queue_access_errors, queue_read_scope, queue_write_scope
+from clearway.domain.access import (
+    may_see_queue,
+    queue_access_errors,
+    queue_read_scope,
+    queue_write_scope,
+    read_scope,
+)
 from clearway.domain.documents import project_fields
 from clearway.domain.identity import Identity
 from clearway.domain.ids import new_id
@@ -35,7 +41,7 @@ class Queues:
 
     # reads
     def get(self, identity: Identity, queue_id: Any, max_entries: int | None = None) -> Doc:
-        return self._with_entries([self.find(identity, queue_id)], max_entries)[0]
+        return self._with_entries(identity, [self.find(identity, queue_id)], max_entries)[0]
 
     def find(self, identity: Identity, queue_id: Any, *, manage: bool = False) -> Doc:
         """The queue document without its entries; ``manage`` asks for the right to change it."""
@@ -63,7 +69,7 @@ class Queues:
     ) -> list[Doc]:
         docs = self._visible(identity, self.stores.queues.query(queue_read_scope(identity), query))
         if not only_fields or any(f == "entries" or f.startswith("entries.") for f in only_fields):
-            docs = self._with_entries(docs, max_entries)
+            docs = self._with_entries(identity, docs, max_entries)
         return [project_fields(doc, only_fields) for doc in docs]
 
     def count(self, identity: Identity, queue_id: str) -> int:
@@ -146,8 +152,16 @@ class Queues:
         """Queues with an access list that leaves the caller out are not shown (filtered after paging)."""
         return [doc for doc in docs if may_see_queue(identity, doc)]
 
-    def _with_entries(self, docs: list[Doc], max_entries: int | None) -> list[Doc]:
-        entries = self.stores.queue_entries.entries([doc["id"] for doc in docs], max_entries)
+    def _with_entries(self, identity: Identity, docs: list[Doc], max_entries: int | None) -> list[Doc]:
+        """The documents with their entries: only the waiting tasks the caller may read (``get_num_entries``
+        still counts them all, so a user learns how many tasks wait ahead, never whose)."""
+        scope = read_scope(identity)
+        everything = scope.owner_ids is None
+        entries = self.stores.queue_entries.entries([doc["id"] for doc in docs], max_entries if everything else None)
+        if not everything:
+            waiting = [e.task for queue_entries in entries.values() for e in queue_entries]
+            readable = {t["id"] for t in self.stores.tasks.query(scope, ListQuery(ids=waiting, search_hidden=True))}
+            entries = {q: [e for e in found if e.task in readable][:max_entries] for q, found in entries.items()}
         return [{**doc, "entries": [_entry_doc(e) for e in entries[doc["id"]]]} for doc in docs]
 
     def _check_unique(self, identity: Identity, name: str, queue_id: str | None = None) -> None:

@@ -226,12 +226,15 @@ class Workers:
         out = []
         for doc in docs:
             user = users.get(doc["user"]) or {}
+            # The task a worker runs is shown only to those who may read it.
+            visible = self.stores.tasks.get(read_scope(identity), doc["task"]) if doc.get("task") else None
             task = None
-            if doc.get("task"):
-                visible = self.stores.tasks.get(read_scope(identity), doc["task"])
-                task = {"id": doc["task"]}
-                if visible is not None:
-                    task.update(name=visible.get("name"), last_iteration=visible.get("last_iteration"))
+            if visible is not None:
+                task = {
+                    "id": visible["id"],
+                    "name": visible.get("name"),
+                    "last_iteration": visible.get("last_iteration"),
+                }
             out.append(
                 {
                     **{k: v for k, v in doc.items() if k not in ("expires", "machine_stats", "timeout")},

@@ -312,3 +312,16 @@ def test_queue_access_lists_decide_who_sees_and_uses_a_queue(people):
     data(call(boss, "queues.update", {"queue": queue_id, "access": {"see": {"users": [], "groups": []}}}))
     assert data(call(owner, "tasks.enqueue", {"task": new_task(owner), "queue": queue_id}))["queued"] == 1
     assert error(call(boss, "queues.update", {"queue": queue_id, "access": {"run": {}}}))[:2] == (400, 11)
+
+
+def test_a_queue_lists_only_the_waiting_tasks_the_caller_may_read(people, queue):
+    owner, other, boss = people["owner"], people["other"], people["boss"]
+    mine, theirs = new_task(owner), new_task(other)
+    for who, task_id in ((owner, mine), (other, theirs)):
+        data(call(who, "tasks.enqueue", {"task": task_id, "queue": queue["id"]}))
+
+    def listed(who: httpx.Client) -> list[str]:
+        return [e["task"] for e in data(call(who, "queues.get_by_id", {"queue": queue["id"]}))["queue"]["entries"]]
+
+    assert (listed(owner), listed(other), listed(boss)) == ([mine], [theirs], [mine, theirs])
+    assert data(call(owner, "queues.get_num_entries", {"queue": queue["id"]}))["num"] == 2
