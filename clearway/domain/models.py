@@ -8,6 +8,7 @@ Lineage: the model's ``task`` is the task that made it; the task lists it in ``m
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 from clearway.domain import task_fields
@@ -202,7 +203,7 @@ class Models:
             if isinstance(model_id, str):
                 self.stores.models.update(scope, model_id, _ready)
 
-    def _mutate(self, identity: Identity, model_id: str, mutate: Any) -> Doc:
+    def _mutate(self, identity: Identity, model_id: str, mutate: Callable[[Doc], Doc]) -> Doc:
         doc = None
         if isinstance(model_id, str):
             with self.stores.transaction():
