@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from clearway.admin_api.app import OPENAPI_PATH, create_admin_api
-from clearway.admin_api.app import PREFIX as ADMIN_PREFIX
+from clearway.admin_api import OPENAPI_PATH
+from clearway.admin_api import PREFIX as ADMIN_PREFIX
 from clearway.auth.client_address import ClientAddress
 from clearway.auth.middleware import IdentityMiddleware
 from clearway.clearml_api.registry import collect
@@ -63,7 +64,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         finally:
             services.watchdog.stop()
 
-    admin = Mount(ADMIN_PREFIX, app=create_admin_api(services))
+    admin = Mount(ADMIN_PREFIX, app=_BuiltOnFirstCall(lambda: _admin_api(services)))
     app = Starlette(routes=[Route("/health", health), admin, *files.routes(), *clearml.routes()], lifespan=lifespan)
     app.state.services = services
     app.add_middleware(
@@ -74,3 +75,23 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         refusal=lambda path, exc: clearml.refusal(path, exc) if clearml.handles(path) else problem(exc),
     )
     return app
+
+
+def _admin_api(services: Services) -> ASGIApp:
+    from clearway.admin_api.app import create_admin_api  # FastAPI: about a quarter of the server's start
+
+    return create_admin_api(services)
+
+
+class _BuiltOnFirstCall:
+    """An ASGI app built when its first request comes (on the event loop, so once), so that the server starts
+    without paying for it."""
+
+    def __init__(self, build: Callable[[], ASGIApp]) -> None:
+        self._build = build
+        self._app: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._app is None:
+            self._app = self._build()
+        await self._app(scope, receive, send)

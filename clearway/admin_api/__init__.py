@@ -3,3 +3,7 @@
 Admins manage their organisation here: users, roles, passwords, keys, groups, project shares, address allowlists,
 and read the audit log. Bearer tokens are the same as the ClearML API's; errors are problem documents.
 """
+
+# Here, not in app.py, so that clearway.app can route to the admin API without importing FastAPI at start.
+PREFIX = "/admin/api"
+OPENAPI_PATH = "/openapi.json"

@@ -9,14 +9,12 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from clearway.admin_api import allowlists, audit, groups, users
+from clearway.admin_api import OPENAPI_PATH, allowlists, audit, groups, users
 from clearway.errors import ClearwayError, InternalError, MethodNotAllowed, NotFound, ValidationFailed
 from clearway.problems import problem
 from clearway.services import Services
 
 log = logging.getLogger(__name__)
-PREFIX = "/admin/api"
-OPENAPI_PATH = "/openapi.json"
 
 
 def create_admin_api(services: Services) -> FastAPI:

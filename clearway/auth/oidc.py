@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import jwt
 
 from clearway.domain.audit import Action, Audit
@@ -91,6 +90,8 @@ class OidcVerifier:
             return self._jwks
 
     def _jwks_uri(self) -> str:
+        import httpx  # here, not at the top: httpx imports its CLI (click, rich, pygments), 0.1 s of server start
+
         url = self.issuer.rstrip("/") + "/.well-known/openid-configuration"
         try:
             response = httpx.get(url, timeout=TIMEOUT_SEC)
