@@ -32,9 +32,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+if TYPE_CHECKING:
+    from bench.common import Context, Result
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN_URL = os.environ.get("CLEARWAY_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -244,6 +247,36 @@ def _login(url: str, keys: tuple[str, str], process: subprocess.Popen[bytes], wo
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError((work / "server.log").read_text()[-2000:]) from None
             time.sleep(0.05)
+
+
+# As a section of ``python -m bench`` (bench/common.py): each database of the run, with its own server.
+TITLE = "Dispatch"
+
+
+def run(ctx: Context) -> list[Result]:
+    from bench.common import Result
+
+    tasks, latency_tasks, agent_counts = (100, 20, (1, 5)) if ctx.smoke else (1000, 200, (1, 50))
+    results = []
+    for backend in ctx.backends:
+        with own_server(ctx.fresh_dir(f"dispatch-{backend.name}"), backend.name) as cluster:
+            for agents in agent_counts:
+                f = measure(cluster, backend.name, agents, tasks, latency_tasks)
+                label = f"{agents} polling agent{'s' if agents > 1 else ''} [{backend.name}]"
+                results += [
+                    Result("dispatch", f"enqueue -> get_next_task, {label}", "tasks/s", [f.pipeline_tasks_per_sec]),
+                    Result("dispatch", f"tasks.enqueue alone, {label}", "tasks/s", [f.enqueue_tasks_per_sec]),
+                    Result("dispatch", f"get_next_task draining, {label}", "tasks/s", [f.take_tasks_per_sec]),
+                    Result(
+                        "dispatch",
+                        f"enqueued to seen by an agent, p50, {label}",
+                        "ms",
+                        [f.latency_p50_ms],
+                        higher_is_better=False,
+                        note=f"p95 {f.latency_p95_ms:.0f} ms, max {f.latency_max_ms:.0f} ms",
+                    ),
+                ]
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:

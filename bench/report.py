@@ -46,7 +46,7 @@ def markdown(results: list[Result], meta: dict[str, Any]) -> str:
         + " | ".join(
             [
                 r.section,
-                r.name,
+                f"{r.name} ({r.note})" if r.note else r.name,
                 _number(r.value, r.unit),
                 r.reference or "",
                 _number(r.reference_value, r.unit) if r.reference_value is not None else "",
