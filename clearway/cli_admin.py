@@ -168,10 +168,17 @@ def audit_list(
     action: Annotated[str | None, typer.Option(help="Only this action, e.g. auth.login_failed.")] = None,
     user: Annotated[str | None, typer.Option(help="Only this user's actions.")] = None,
     limit: Annotated[int, typer.Option(help="How many, newest first.")] = 50,
+    unattributed: Annotated[
+        bool, typer.Option("--unattributed", help="Instead: entries of no organisation (unknown keys, names).")
+    ] = False,
     org: Org = "default",
 ) -> None:
     """The organisation's audit log, newest first, one JSON object a line."""
     services, me = _context(org)
-    user_id = _user_id(services, user) if user else None
-    for entry in _run(lambda: services.audit.entries(me, action=action, user_id=user_id, page_size=limit)):
+    if unattributed:
+        entries = services.audit.unattributed(action=action, page_size=limit)
+    else:
+        user_id = _user_id(services, user) if user else None
+        entries = _run(lambda: services.audit.entries(me, action=action, user_id=user_id, page_size=limit))
+    for entry in entries:
         typer.echo(json.dumps(entry, default=str))

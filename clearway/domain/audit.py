@@ -98,6 +98,11 @@ class Audit:
         )
         return self.store.query(where)
 
+    def unattributed(self, *, action: str | None = None, page_size: int = 100) -> list[Doc]:
+        """Entries of no organisation (logins with keys or names that do not exist), newest first. They may concern
+        any organisation, so only the operator's command line reads them, never an organisation's admin."""
+        return self.store.query(AuditFilter(org_id=None, action=action, page_size=min(page_size, MAX_PAGE_SIZE)))
+
 
 def _cut(text: str | None) -> str | None:
     return text[:_MAX_TEXT] if text else text

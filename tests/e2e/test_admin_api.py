@@ -163,3 +163,6 @@ def test_the_operator_cli_manages_passwords_roles_groups_shares_allowlists_and_r
     assert server.cli("allowlist", "set", "not-a-range", check=False).returncode == 1
     audit = server.cli("audit", "list", "--action", "group.member_add").stdout
     assert '"actor_name": "operator (cli)"' in audit
+    ghost = f"GHOST{uuid.uuid4().hex[:10].upper()}"
+    basic_login(server, ghost, "nothing")
+    assert ghost in server.cli("audit", "list", "--unattributed", "--action", "auth.login_failed").stdout
