@@ -72,7 +72,11 @@ class Authenticator:
         identity = self._admit(session, client_ip)
         self.audit.record(Action.LOGIN, actor=identity, method=method)
         return issue_token(
-            identity, self.settings.signing_secret, self.settings.token_ttl_sec, impersonator=identity.impersonator
+            identity,
+            self.settings.signing_secret,
+            self.settings.token_ttl_sec,
+            impersonator=identity.impersonator,
+            password=session.password,
         )
 
     def _basic_login(self, value: str, client_ip: str | None) -> tuple[Session, str]:
@@ -157,6 +161,8 @@ class Authenticator:
         session = self.sessions.for_key(key) if key else self.sessions.for_user(user_id) if user_id else None
         if session is None or session.identity.user_id != (impersonator or user_id):
             raise InvalidToken("Token's key was revoked")
+        if not key and claims.get("pwd") != session.password:
+            raise InvalidToken("Token's password was changed")
         if impersonator:
             session = self.sessions.acting_for(session, user_id)
             if session is None:

@@ -6,6 +6,7 @@ a new allowlist takes effect within seconds on every replica, without several qu
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Callable
@@ -16,6 +17,11 @@ from clearway.domain.allowlists import AddressPolicy
 from clearway.domain.identity import Identity, Role
 from clearway.store.base import Stores
 
+
+def _fingerprint(password_hash: str | None) -> str | None:
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16] if password_hash else None
+
+
 _PRUNE_AT = 10_000  # entries; expired ones are dropped when the cache grows past this
 
 
@@ -23,6 +29,9 @@ _PRUNE_AT = 10_000  # entries; expired ones are dropped when the cache grows pas
 class Session:
     identity: Identity  # without the client address, which is the request's
     policy: AddressPolicy
+    # For a user without a key: a fingerprint of its password hash. Tokens made without a key carry it, so that
+    # changing (or removing) the password ends them.
+    password: str | None = None
 
 
 class Sessions:
@@ -48,7 +57,9 @@ class Sessions:
 
         def load() -> Session | None:
             identity = self.stores.identity.identity_of(user_id)
-            return None if identity is None else self._complete(identity)
+            if identity is None:
+                return None
+            return replace(self._complete(identity), password=_fingerprint(self.stores.identity.password_hash(user_id)))
 
         return self._cached(("user", user_id), load, fresh)
 

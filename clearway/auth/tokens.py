@@ -16,7 +16,11 @@ SERVER_VERSION = "2.0.0"
 _ALGORITHM = "HS256"
 
 
-def issue_token(identity: Identity, secret: str, ttl_sec: int, *, impersonator: str | None = None) -> str:
+def issue_token(
+    identity: Identity, secret: str, ttl_sec: int, *, impersonator: str | None = None, password: str | None = None
+) -> str:
+    """A token for the identity. Without a key it carries ``password`` (a fingerprint of the password hash, or
+    None), which must still match for the token to be accepted."""
     now = int(time.time())
     agent = identity.role is Role.AGENT
     claims: dict[str, Any] = {
@@ -45,6 +49,8 @@ def issue_token(identity: Identity, secret: str, ttl_sec: int, *, impersonator: 
     }
     if impersonator:
         claims["impersonator"] = impersonator
+    if not identity.access_key:
+        claims["pwd"] = password
     return jwt.encode(claims, secret, algorithm=_ALGORITHM)
 
 

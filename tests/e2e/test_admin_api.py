@@ -73,6 +73,10 @@ def test_users_with_passwords_log_in_and_failures_say_nothing_about_who_exists(s
     assert boss.put(f"/admin/api/users/{user['id']}/password", json={"password": "short"}).status_code == 400
     assert boss.put(f"/admin/api/users/{user['id']}/password", json={"password": "battery staple"}).status_code == 204
     assert error(basic_login(server, name, "correct horse"))[0] == 401
+    deadline = time.monotonic() + 10  # the old password's tokens stop working too
+    while httpx.get(f"{server.url}/tasks.get_all", headers={"Authorization": f"Bearer {token}"}).status_code == 200:
+        assert time.monotonic() < deadline, "a token of the old password still works"
+        time.sleep(0.1)
     assert basic_login(server, name, "battery staple").status_code == 200
 
 
