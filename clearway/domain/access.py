@@ -122,9 +122,10 @@ def acting_identity(caller: Identity, owner: Identity) -> Identity:
 
 
 # Administration, sharing, audit.
-def may_administer(identity: Identity, org_id: str | None = None) -> bool:
-    """Admins manage their own organisation: users, keys, groups, shares, address allowlists, the audit log."""
-    return identity.role is Role.ADMIN and identity.impersonator is None and org_id in (None, identity.org_id)
+def may_administer(identity: Identity) -> bool:
+    """Admins manage their own organisation (every call is scoped to ``identity.org_id``): users, keys, groups,
+    shares, address allowlists, the audit log."""
+    return identity.role is Role.ADMIN and identity.impersonator is None
 
 
 def may_share_project(identity: Identity, project: dict[str, Any]) -> bool:
