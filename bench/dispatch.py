@@ -4,10 +4,11 @@ until an agent sees it, with 1 and 50 agents polling (threads, each with its own
 Figures, per number of agents:
 * pipeline tasks/s: one client enqueues N tasks while the agents poll; N / (first enqueue .. last task taken);
 * enqueue tasks/s and take tasks/s: the two halves alone (N enqueued, then the agents drain the queue);
-* latency: M tasks enqueued one at a time (paced) while the agents poll without pause; from the start of the
-  ``tasks.enqueue`` call to the moment an agent's ``get_next_task`` returns the task. Real agents poll every
-  ``CLEARML_AGENT_QUEUE_POLL_FREQ_SEC`` (5 s by default), which adds up to that much.
-Every run also checks that each task was taken exactly once.
+* latency: M tasks enqueued one at a time (paced) while the agents poll; from the start of the ``tasks.enqueue``
+  call to the moment an agent's ``get_next_task`` returns the task.
+Like real agents, an agent that finds the queue empty waits before polling again: ``--empty-poll-sec`` (0.2 s,
+25 times shorter than clearml-agent's default ``CLEARML_AGENT_QUEUE_POLL_FREQ_SEC`` of 5 s), so more agents
+mean a shorter wait for the next poll. Every run also checks that each task was taken exactly once.
 
 Standalone: ``python bench/dispatch.py [--tasks N] [--agents 1,50] [--database sqlite|postgresql] [--smoke]``
 starts its own server (no watchdog) on a fresh database in a temporary directory.
@@ -83,9 +84,10 @@ def new_tasks(user: httpx.Client, count: int) -> list[str]:
 class Agents:
     """``count`` polling threads; each records (task id, moment seen) until told to stop and the queue is empty."""
 
-    def __init__(self, cluster: Cluster, queue: str, count: int) -> None:
+    def __init__(self, cluster: Cluster, queue: str, count: int, empty_poll_sec: float) -> None:
         self.cluster = cluster
         self.queue = queue
+        self.empty_poll_sec = empty_poll_sec
         self.seen: list[tuple[str, float]] = []
         self.errors: list[BaseException] = []
         self._lock = threading.Lock()
@@ -120,6 +122,8 @@ class Agents:
                     if entry:
                         with self._lock:
                             self.seen.append((entry["task"], time.perf_counter()))
+                    else:
+                        self._draining.wait(self.empty_poll_sec)
             except BaseException as exc:  # noqa: BLE001 - handed to the main thread
                 self.errors.append(exc)
 
@@ -130,13 +134,15 @@ def check_once(taken: list[str], sent: list[str]) -> None:
         raise AssertionError(f"tasks taken twice: {twice[:5]}; missing: {len(set(sent) - set(taken))}")
 
 
-def measure(cluster: Cluster, database: str, agents: int, tasks: int, latency_tasks: int) -> Figures:
+def measure(
+    cluster: Cluster, database: str, agents: int, tasks: int, latency_tasks: int, empty_poll_sec: float
+) -> Figures:
     with cluster.client(cluster.user_token) as user:
         queue = api(user, "queues.create", {"name": f"bench-{uuid.uuid4().hex[:8]}"})["id"]
 
         # The pipeline: enqueue while the agents poll.
         batch = new_tasks(user, tasks)
-        pollers = Agents(cluster, queue, agents)
+        pollers = Agents(cluster, queue, agents, empty_poll_sec)
         pollers.go()
         started = time.perf_counter()
         for task_id in batch:
@@ -151,7 +157,7 @@ def measure(cluster: Cluster, database: str, agents: int, tasks: int, latency_ta
         for task_id in batch:
             api(user, "tasks.enqueue", {"task": task_id, "queue": queue})
         enqueue = tasks / (time.perf_counter() - started)
-        pollers = Agents(cluster, queue, agents)
+        pollers = Agents(cluster, queue, agents, empty_poll_sec)
         started = time.perf_counter()
         pollers.go()
         pollers.drain_and_stop(tasks)
@@ -160,7 +166,7 @@ def measure(cluster: Cluster, database: str, agents: int, tasks: int, latency_ta
 
         # Latency: one task at a time, agents polling without pause.
         batch = new_tasks(user, latency_tasks)
-        pollers = Agents(cluster, queue, agents)
+        pollers = Agents(cluster, queue, agents, empty_poll_sec)
         pollers.go()
         sent_at: dict[str, float] = {}
         for task_id in batch:
@@ -285,18 +291,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-tasks", type=int, default=200, help="tasks enqueued one at a time for latency")
     parser.add_argument("--agents", default="1,50", help="comma-separated numbers of polling agents")
     parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--empty-poll-sec", type=float, default=0.2, help="an agent's wait after an empty poll")
     parser.add_argument("--smoke", action="store_true", help="100 tasks, 20 for latency")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     tasks, latency_tasks = (100, 20) if args.smoke else (args.tasks, args.latency_tasks)
     kinds = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
     results = []
+    print(
+        f"{tasks} tasks per run, {latency_tasks} for latency; agents wait {args.empty_poll_sec} s after an empty poll"
+    )
     print("| database | agents | pipeline tasks/s | enqueue tasks/s | take tasks/s | latency p50 / p95 / max ms |")
     print("|---|---|---|---|---|---|")
     for kind in kinds:
         with tempfile.TemporaryDirectory(prefix="clearway-bench-dispatch-") as tmp, own_server(Path(tmp), kind) as c:
             for agents in (int(n) for n in args.agents.split(",")):
-                f = measure(c, kind, agents, tasks, latency_tasks)
+                f = measure(c, kind, agents, tasks, latency_tasks, args.empty_poll_sec)
                 results.append(f)
                 print(
                     f"| {kind} | {agents} | {f.pipeline_tasks_per_sec:.0f} | {f.enqueue_tasks_per_sec:.0f} "

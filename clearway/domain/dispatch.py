@@ -2,6 +2,9 @@
 
 Invariant: a task has a queue entry only while its status is ``queued``. ``execution.queue`` names the queue it was
 last sent to, and stays set once an agent took it (it is how agents may see the tasks they run: see access.py).
+
+Lock order, everywhere: a task's queue entry before the task itself (taking the next task can only do it that way),
+so that on PostgreSQL an agent taking a task never deadlocks with its owner re-enqueueing or stopping it.
 """
 
 from __future__ import annotations
@@ -64,9 +67,10 @@ class Dispatch:
             new["system_tags"] = [t for t in doc.get("system_tags") or [] if t != DEVELOPMENT_TAG]
             return new
 
+        self.tasks.get(identity, task_id)  # an unknown task is refused before its entry is written
         with self.stores.transaction():
-            task = self.tasks.mutate(identity, task_id, mutate)
             entry, moved_from = self.stores.queue_entries.push(queue["id"], task_id, utcnow())
+            task = self.tasks.mutate(identity, task_id, mutate)
             self._record(entry.queue, moved_from)
         return task
 
@@ -87,14 +91,14 @@ class Dispatch:
         """
         target = _status(new_status) if new_status else None
         with self.stores.transaction():
+            entry = self.stores.queue_entries.remove(task_id)  # rolled back below unless the caller may change it
             doc = self.stores.tasks.get(write_scope(identity), task_id, for_update=True)
             if doc is None:
                 raise InvalidTaskId(id=task_id)
             if doc["status"] != Status.QUEUED:
-                return {"updated": 0, "dequeued": 0, "fields": {}}
+                return {"updated": 0, "dequeued": 0, "fields": {}}  # (an entry of such a task was stale)
             if target is not None:
                 check_transition(doc["status"], target, force=False)
-            entry = self.stores.queue_entries.remove(task_id)
             new = self._sent_back(write_scope(identity), doc, target, reason, message)
             self._record(entry.queue if entry else None)
         fields = {k: new.get(k) for k in ("status", "status_changed", "status_reason", "status_message")}

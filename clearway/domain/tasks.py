@@ -163,12 +163,12 @@ class Tasks:
             return also(new) if also else new
 
         with self.stores.transaction():
+            # Only queued tasks wait in a queue (stopping or resetting one takes it out). The entry goes first:
+            # the lock order of domain/dispatch.py.
+            left = self.stores.queue_entries.remove(task_id) if target is not Status.QUEUED else None
             doc = self.mutate(identity, task_id, mutate)
-            if target is not Status.QUEUED:
-                # Only queued tasks wait in a queue (stopping or resetting one takes it out).
-                left = self.stores.queue_entries.remove(task_id)
-                if left is not None:
-                    self.stores.queue_entries.record_metrics(left.queue, utcnow())
+            if left is not None:
+                self.stores.queue_entries.record_metrics(left.queue, utcnow())
             if target is Status.PUBLISHED:
                 for hook in self.on_publish:
                     hook(identity, doc)

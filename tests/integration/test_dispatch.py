@@ -230,3 +230,39 @@ def test_concurrent_agents_take_every_task_exactly_once(services: Services, make
     duplicates = [task for task, n in Counter(taken).items() if n > 1]
     assert duplicates == []
     assert sorted(taken) == sorted(task_ids)
+
+
+def test_owners_stopping_tasks_while_agents_take_them_never_deadlock(services: Services, make_user, alice, queue):
+    pollers = [make_user(f"racer-{uuid.uuid4().hex[:8]}", "agent") for _ in range(10)]
+    task_ids = [new_task(services, alice) for _ in range(200)]
+    for task_id in task_ids:
+        services.dispatch.enqueue(alice, task_id, queue)
+    taken: list[str] = []
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def take(identity: Identity) -> None:
+        try:
+            while not done.is_set():
+                got = services.dispatch.take(identity, queue)
+                if got is not None:
+                    taken.append(got[0].task)
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=take, args=(p,)) for p in pollers]
+    for thread in threads:
+        thread.start()
+    try:
+        for task_id in task_ids:  # the owner stops each task, waiting or just taken, and re-enqueues half of them
+            services.dispatch.stop(alice, task_id)
+            if task_id in task_ids[::2]:
+                services.dispatch.enqueue(alice, task_id, queue)
+                services.dispatch.stop(alice, task_id)
+    finally:
+        done.set()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert errors == []
+    assert {services.tasks.get(alice, t)["status"] for t in task_ids} == {"stopped"}
+    assert waiting(services, queue) == []
