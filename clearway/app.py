@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from clearway.admin_api import OPENAPI_PATH
@@ -95,3 +95,10 @@ class _BuiltOnFirstCall:
         if self._app is None:
             self._app = self._build()
         await self._app(scope, receive, send)
+
+    @property
+    def routes(self) -> list[BaseRoute]:
+        """The built app's routes, building it if need be: route listings (the route walk test) see every route."""
+        if self._app is None:
+            self._app = self._build()
+        return self._app.routes  # type: ignore[attr-defined, no-any-return]
