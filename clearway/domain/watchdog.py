@@ -120,10 +120,8 @@ class Watchdog:
             report.failed_tasks[task_id] = reason
             return apply_status(doc, Status.FAILED, reason=reason, message=MESSAGE)
 
-        with self.stores.transaction():
-            self.stores.tasks.update(system_scope(org_id), task_id, mutate)
-            if task_id in report.failed_tasks:
-                self.stores.queue_entries.remove(task_id)
+        # Neither a running task nor a taken one waits in a queue: there is no entry to remove.
+        self.stores.tasks.update(system_scope(org_id), task_id, mutate)
 
 
 def _still(doc: Doc, expected: Status, silent_since: datetime | None, worker: str | None) -> bool:
