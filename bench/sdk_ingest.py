@@ -29,14 +29,16 @@ print("START", time.time(), flush=True)
 for n in range(points):
     metric, variant = series[n % len(series)]
     logger.report_scalar(metric, variant, value=1.0 / (1 + n), iteration=n // len(series))
+print("LOOPED", time.time(), flush=True)
 task.flush(wait_for_uploads=True)
 print("FLUSHED", time.time(), flush=True)
 task.close()
 """
 
 
-def points_per_second(ctx: Context, server: ClearwayServer, points: int) -> float:
-    """Points per second from the loop's first report until the server holds them all."""
+def points_per_second(ctx: Context, server: ClearwayServer, points: int) -> tuple[float, float]:
+    """Points per second from the loop's first report until the server holds them all, and of the loop alone
+    (the SDK's own cost, which bounds the first)."""
     workdir = ctx.fresh_dir("sdk")
     (workdir / "clearml.conf").write_text(CLEARML_CONF)
     (workdir / "ingest.py").write_text(SCRIPT)
@@ -53,7 +55,7 @@ def points_per_second(ctx: Context, server: ClearwayServer, points: int) -> floa
         )
     try:
         lines = _lines_until(proc, "FLUSHED")
-        task, start = lines["TASK"], float(lines["START"])
+        task, start, looped = lines["TASK"], float(lines["START"]), float(lines["LOOPED"])
         with server.client() as http:
             wait_until(lambda: _stored(http, task) >= points, 300, "the SDK's scalars to be stored", interval=0.02)
         end = time.time()
@@ -63,7 +65,7 @@ def points_per_second(ctx: Context, server: ClearwayServer, points: int) -> floa
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    return points / (end - start)
+    return points / (end - start), points / (looped - start)
 
 
 def _lines_until(proc: subprocess.Popen[bytes], last: str) -> dict[str, str]:
