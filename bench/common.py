@@ -192,10 +192,6 @@ class Section(Protocol):
     def run(self, ctx: Context) -> list[Result]: ...
 
 
-def repeat(runs: int, measure: Callable[[], float]) -> list[float]:
-    return [measure() for _ in range(runs)]
-
-
 def interleave(runs: int, *measures: Callable[[], float]) -> list[list[float]]:
     """Run the measures in turn (A B A B ...) so drift in the machine's speed hits them alike."""
     samples: list[list[float]] = [[] for _ in measures]

@@ -20,7 +20,7 @@ import psutil
 
 from bench import mlflow_env
 from bench.backends import DEFAULT_PG_ADMIN_URL, Backend
-from bench.common import FULL, SMOKE, Context, Result
+from bench.common import FULL, SMOKE, Context, Result, Section
 from bench.report import markdown, write
 
 # In this order: footprint first, on a quiet machine; dispatch and files are written by other people and plug in
@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 print(f"== {name} ...", file=sys.stderr, flush=True)
                 try:
-                    results += importlib.import_module(f"bench.{name}").run(ctx)
+                    section: Section = importlib.import_module(f"bench.{name}")  # type: ignore[assignment]
+                    results += section.run(ctx)
                 except Exception:  # noqa: BLE001 - report the section's failure, go on with the others
                     failed = True
                     traceback.print_exc()
