@@ -48,14 +48,6 @@ class Dispatch:
         """
         if queue_id and queue_name:
             raise ValidationFailed("pass either queue or queue_name, not both")
-        if queue_id:
-            queue = self.queues.find(identity, queue_id)
-        elif queue_name:
-            queue = self.queues.find_by_name(identity, queue_name)
-        else:
-            queue = self.queues.default(identity)
-        if not may_use_queue(identity, queue):
-            raise Forbidden(f"You may not enqueue into queue {queue['name']!r}")
 
         def mutate(doc: Doc) -> Doc:
             previous = doc["status"]
@@ -67,8 +59,16 @@ class Dispatch:
             new["system_tags"] = [t for t in doc.get("system_tags") or [] if t != DEVELOPMENT_TAG]
             return new
 
-        self.tasks.get(identity, task_id)  # an unknown task is refused before its entry is written
         with self.stores.transaction():
+            if queue_id:
+                queue = self.queues.find(identity, queue_id)
+            elif queue_name:
+                queue = self.queues.find_by_name(identity, queue_name)
+            else:
+                queue = self.queues.default(identity)
+            if not may_use_queue(identity, queue):
+                raise Forbidden(f"You may not enqueue into queue {queue['name']!r}")
+            self.tasks.get(identity, task_id)  # an unknown task is refused before its entry is written
             entry, moved_from = self.stores.queue_entries.push(queue["id"], task_id, utcnow())
             task = self.tasks.mutate(identity, task_id, mutate)
             self._record(entry.queue, moved_from)
