@@ -20,9 +20,9 @@ import sys
 from pathlib import Path
 from clearml import Dataset, OutputModel, Task
 
-project = sys.argv[1]
+project, secret = sys.argv[1:3]
 task = Task.init(project_name=project, task_name="private training", output_uri=True)
-task.upload_artifact("secret", artifact_object={"answer": 42}, wait_on_upload=True)
+task.upload_artifact("secret", artifact_object={"answer": secret}, wait_on_upload=True)
 Path("weights.bin").write_bytes(b"private weights")
 model = OutputModel(task=task, name="private model", framework="PyTorch")
 model.update_weights(weights_filename="weights.bin", auto_delete_file=False)
@@ -64,10 +64,11 @@ print("FOUND", json.dumps(found))
 @pytest.fixture(scope="module")
 def produced(server: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     project = f"Private {uuid.uuid4().hex[:8]}"
+    secret = f"private-answer-{uuid.uuid4().hex}"
     owner = server.user(f"owner-{uuid.uuid4().hex[:6]}")
-    out = run_sdk(PRODUCE, owner, tmp_path_factory.mktemp("produce"), project, timeout=300)
+    out = run_sdk(PRODUCE, owner, tmp_path_factory.mktemp("produce"), project, secret, timeout=300)
     task, model, dataset, url = last_line_value(out.stdout, "IDS").split()
-    return {"project": project, "task": task, "model": model, "dataset": dataset, "url": url}
+    return {"project": project, "task": task, "model": model, "dataset": dataset, "url": url, "secret": secret}
 
 
 def look(server: ServerProcess, creds: dict[str, str], produced: dict[str, str], workdir: Path) -> dict:
@@ -86,7 +87,7 @@ def test_a_second_user_finds_nothing(server: ServerProcess, produced: dict[str, 
     # The SDK raises for an id it cannot read, and for a project name it cannot find (ValueError).
     assert all(value == [] or str(value).startswith("refused") for value in found.values()), found
     response = download(server, other, produced["url"])
-    assert response.status_code in (403, 404) and "42" not in response.text
+    assert response.status_code in (403, 404) and produced["secret"] not in response.text
 
 
 def test_an_admin_finds_all_of_it(server: ServerProcess, produced: dict[str, str], tmp_path: Path):
@@ -98,7 +99,7 @@ def test_an_admin_finds_all_of_it(server: ServerProcess, produced: dict[str, str
     assert found["list_datasets"] == [produced["dataset"]]
     assert found["dataset_get"] == produced["dataset"]
     response = download(server, admin, produced["url"])
-    assert response.status_code == 200 and "42" in response.text
+    assert response.status_code == 200 and produced["secret"] in response.text
 
 
 def test_a_shared_project_shows_its_tasks_models_and_datasets(
@@ -119,7 +120,7 @@ def test_a_shared_project_shows_its_tasks_models_and_datasets(
     assert found["query_models"] == [produced["model"]]
     assert found["list_datasets"] == [produced["dataset"]] and found["dataset_get"] == produced["dataset"]
     response = download(server, friend, produced["url"])
-    assert response.status_code == 200 and "42" in response.text
+    assert response.status_code == 200 and produced["secret"] in response.text
 
 
 def project_id(server: ServerProcess, admin: dict[str, str], produced: dict[str, str]) -> str:
