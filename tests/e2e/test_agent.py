@@ -160,8 +160,26 @@ def test_a_task_whose_agent_dies_is_marked_failed(cluster, tmp_path: Path, tmp_p
         doomed.stop()
 
 
-def _start_agent(cluster: dict[str, Any], root: Path, queue: str, worker: str) -> AgentProcess:
-    proc = AgentProcess(root=root, creds=cluster["creds"]["gpu01"], queue=queue, worker=worker)
+def test_without_owner_tokens_the_agent_runs_tasks_with_its_own_narrow_reach(cluster, tmp_path, tmp_path_factory):
+    queue = "gpu-agent-creds"
+    data(call(cluster["root"], "queues.create", {"name": queue}))
+    shared = _start_agent(cluster, tmp_path_factory.mktemp("plain-agent"), queue, "gpu03:0", use_owner_token=False)
+    try:
+        sent = run_sdk(REMOTE.replace('queue_name="gpu"', f'queue_name="{queue}"'), cluster["creds"]["alice"], tmp_path)
+        task_id = last_line_value(sent.stdout, "TASK_ID")
+        _wait_for_status(cluster, shared, task_id, "completed")
+        # The task ran (it may read itself and its project), but the owner's private work stayed out of reach.
+        assert _scalars(cluster, task_id)["remote"] == {"answer": [42.0], "owner_view": [0.0]}
+    finally:
+        shared.stop()
+
+
+def _start_agent(
+    cluster: dict[str, Any], root: Path, queue: str, worker: str, *, use_owner_token: bool = True
+) -> AgentProcess:
+    proc = AgentProcess(
+        root=root, creds=cluster["creds"]["gpu01"], queue=queue, worker=worker, use_owner_token=use_owner_token
+    )
     proc.start()
 
     def registered() -> bool:

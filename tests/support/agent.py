@@ -29,7 +29,7 @@ sdk {{ development {{ report_use_subprocess: false, worker {{ report_period_sec:
 
 @dataclass
 class AgentProcess:
-    """``clearml-agent daemon --queue QUEUE --foreground --cpu-only --use-owner-token`` with agent credentials.
+    """``clearml-agent daemon --queue QUEUE --foreground --cpu-only [--use-owner-token]`` with agent credentials.
 
     No virtual environment and no pip: tasks run with this interpreter. The agent leads a session of its own, so
     :meth:`kill` (SIGKILL, as a machine dying) and :meth:`stop` reach the task processes it started too.
@@ -39,6 +39,7 @@ class AgentProcess:
     creds: dict[str, str]
     queue: str
     worker: str
+    use_owner_token: bool = True
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -63,7 +64,9 @@ class AgentProcess:
             "PYTHONWARNINGS": "ignore",
         }
         agent = Path(sys.executable).parent / "clearml-agent"
-        command = [str(agent), "daemon", "--queue", self.queue, "--foreground", "--cpu-only", "--use-owner-token"]
+        command = [str(agent), "daemon", "--queue", self.queue, "--foreground", "--cpu-only"]
+        if self.use_owner_token:
+            command.append("--use-owner-token")
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 command, cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
