@@ -82,7 +82,8 @@ class Workers:
             current = self._claim(identity, worker_id, now)
             doc = {**(current or {}), **_new_worker(identity, worker_id, now, current)}
             if report.get("queues") is not None:
-                doc["queues"] = self._queue_ids(identity, report["queues"])
+                # A report is never refused for a queue deleted meanwhile: that would expire a healthy worker.
+                doc["queues"] = self._queue_ids(identity, report["queues"], strict=False)
             for key in ("tags", "system_tags"):
                 if report.get(key) is not None:
                     doc[key] = list(report[key])
@@ -197,12 +198,14 @@ class Workers:
         last_seen = parse_iso(doc["last_activity_time"]) or now
         self.stores.workers.put(identity.org_id, doc["user"], doc, last_seen=last_seen, expires=expires)
 
-    def _queue_ids(self, identity: Identity, queues: Iterable[Any]) -> list[str]:
+    def _queue_ids(self, identity: Identity, queues: Iterable[Any], *, strict: bool = True) -> list[str]:
+        """The queue ids that exist; an unknown one is refused when ``strict``, else left out."""
         ids = []
         for queue_id in queues:
-            if not isinstance(queue_id, str) or self.stores.queues.get(queue_read_scope(identity), queue_id) is None:
+            if isinstance(queue_id, str) and self.stores.queues.get(queue_read_scope(identity), queue_id) is not None:
+                ids.append(queue_id)
+            elif strict:
                 raise InvalidQueueId(id=queue_id)
-            ids.append(queue_id)
         return ids
 
     def _note_worker_on_task(self, identity: Identity, task_id: str, worker_id: str) -> None:

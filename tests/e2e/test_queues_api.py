@@ -214,7 +214,7 @@ def test_only_agents_take_tasks_and_report_as_workers(people, queue):
         {"machine_stats": {"memory_used": {"a": 1}}},
         {"worker": None},
         {"worker": ""},
-        {"queues": ["0" * 32]},
+        {"queues": "all of them"},
         {"timestamp": "yesterday"},
     ],
 )
@@ -325,3 +325,15 @@ def test_a_queue_lists_only_the_waiting_tasks_the_caller_may_read(people, queue)
 
     assert (listed(owner), listed(other), listed(boss)) == ([mine], [theirs], [mine, theirs])
     assert data(call(owner, "queues.get_num_entries", {"queue": queue["id"]}))["num"] == 2
+
+
+def test_a_worker_keeps_reporting_after_a_queue_it_served_is_deleted(people):
+    boss, agent = people["boss"], people["gpu"]
+    kept, doomed = (data(call(boss, "queues.create", {"name": f"{n}-{uuid.uuid4().hex[:6]}"}))["id"] for n in "kd")
+    worker = register(people, kept)
+    assert error(call(agent, "workers.register", {"worker": worker, "queues": ["0" * 32]}))[:2] == (400, 701)
+    data(call(agent, "workers.status_report", {"worker": worker, "timestamp": 1, "queues": [kept, doomed]}))
+    data(call(boss, "queues.delete", {"queue": doomed}))
+    data(call(agent, "workers.status_report", {"worker": worker, "timestamp": 2, "queues": [kept, doomed]}))
+    listed = {w["id"]: w for w in data(call(agent, "workers.get_all"))["workers"]}
+    assert [q["id"] for q in listed[worker]["queues"]] == [kept]
