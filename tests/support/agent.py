@@ -49,6 +49,8 @@ class AgentProcess:
     def start(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         conf = self.root / "agent.conf"
+        tmp = self.root / "tmp"
+        tmp.mkdir(exist_ok=True)
         conf.write_text(textwrap.dedent(AGENT_CONF.format(worker=self.worker, root=self.root)))
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("CLEARML_", "CLEARWAY_", "TRAINS_"))},
@@ -60,6 +62,9 @@ class AgentProcess:
             "CLEARML_AGENT_QUEUE_POLL_FREQ_SEC": "1",
             "CLEARML_AGENT_STATUS_REPORT_FREQ_SEC": "1",
             "HOME": str(self.root),
+            # The agent keeps its one-daemon-per-worker-id lock in the temp dir: one per agent, so parallel
+            # runs of the suite (or a leftover agent) cannot collide.
+            "TMPDIR": str(tmp),
             "MPLBACKEND": "Agg",
             "PYTHONWARNINGS": "ignore",
         }
