@@ -7,8 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.support.databases import fresh_database
-from tests.support.server import ServerProcess
+from tests.support.server import ServerProcess, running_server
 
 TEST_MAX_EVENTS = 2_000  # a small events.add_batch limit, so the over-limit test stays cheap
 
@@ -16,21 +15,13 @@ TEST_MAX_EVENTS = 2_000  # a small events.add_batch limit, so the over-limit tes
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     data_dir = tmp_path_factory.mktemp("server")
-    with fresh_database(data_dir) as url:
-        proc = ServerProcess(
-            data_dir=data_dir,
-            database_url=url,
-            extra_env={
-                "CLEARWAY_MAX_EVENTS_PER_BATCH": str(TEST_MAX_EVENTS),
-                # Every test calls from 127.0.0.1: the suite's deliberate failed logins must not throttle it.
-                "CLEARWAY_LOGIN_MAX_FAILURES_PER_ADDRESS": "100000",
-            },
-        )
-        proc.start()
-        try:
-            yield proc
-        finally:
-            proc.stop()
+    env = {
+        "CLEARWAY_MAX_EVENTS_PER_BATCH": str(TEST_MAX_EVENTS),
+        # Every test calls from 127.0.0.1: the suite's deliberate failed logins must not throttle it.
+        "CLEARWAY_LOGIN_MAX_FAILURES_PER_ADDRESS": "100000",
+    }
+    with running_server(data_dir, **env) as proc:
+        yield proc
 
 
 @pytest.fixture(scope="session")

@@ -16,9 +16,8 @@ import pytest
 
 from tests.e2e.api import call, data
 from tests.support.agent import AgentProcess
-from tests.support.databases import fresh_database
 from tests.support.sdk import last_line_value, run_sdk
-from tests.support.server import ServerProcess
+from tests.support.server import ServerProcess, running_server
 
 pytestmark = pytest.mark.e2e
 
@@ -84,22 +83,19 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     """A server with fast timeouts, a data scientist, an admin's API client and an agent user."""
     data_dir = tmp_path_factory.mktemp("agent-server")
     fast = {"CLEARWAY_WORKER_TIMEOUT_SEC": str(WORKER_TIMEOUT_SEC), "CLEARWAY_WATCHDOG_INTERVAL_SEC": "1"}
-    with fresh_database(data_dir) as url:
-        server = ServerProcess(data_dir=data_dir, database_url=url, extra_env=fast)
-        server.start()
+    with running_server(data_dir, **fast) as server:
+        people = {
+            who: server.user(who, role) for who, role in [("alice", "user"), ("root", "admin"), ("gpu01", "agent")]
+        }
+        clients = {who: _client(server, creds) for who, creds in people.items() if who != "gpu01"}
+        data(call(clients["root"], "queues.create", {"name": QUEUE}))
+        project = data(call(clients["alice"], "projects.create", {"name": PRIVATE_PROJECT}))["id"]
+        data(call(clients["alice"], "tasks.create", {"name": "notes", "type": "custom", "project": project}))
         try:
-            people = {
-                who: server.user(who, role) for who, role in [("alice", "user"), ("root", "admin"), ("gpu01", "agent")]
-            }
-            clients = {who: _client(server, creds) for who, creds in people.items() if who != "gpu01"}
-            data(call(clients["root"], "queues.create", {"name": QUEUE}))
-            project = data(call(clients["alice"], "projects.create", {"name": PRIVATE_PROJECT}))["id"]
-            data(call(clients["alice"], "tasks.create", {"name": "notes", "type": "custom", "project": project}))
             yield {"server": server, "creds": people, **clients}
+        finally:
             for c in clients.values():
                 c.close()
-        finally:
-            server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,8 @@ import jwt
 import pytest
 
 from clearway.blobs.local import PARTIAL_DIR
-from tests.support.files import extra_server, login, multipart, raw_request, upload
-from tests.support.server import ServerProcess
+from tests.support.files import login, multipart, raw_request, upload
+from tests.support.server import ServerProcess, running_server
 
 pytestmark = pytest.mark.e2e
 
@@ -249,7 +249,7 @@ LIMIT = 100_000
 
 @pytest.fixture(scope="module")
 def small_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    with extra_server(tmp_path_factory.mktemp("small"), CLEARWAY_MAX_UPLOAD_BYTES=str(LIMIT)) as proc:
+    with running_server(tmp_path_factory.mktemp("small"), CLEARWAY_MAX_UPLOAD_BYTES=str(LIMIT)) as proc:
         yield proc
 
 

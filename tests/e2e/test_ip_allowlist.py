@@ -15,8 +15,7 @@ import pytest
 
 from tests.e2e.api import data, error
 from tests.support.clients import token_for
-from tests.support.databases import fresh_database
-from tests.support.server import ServerProcess
+from tests.support.server import ServerProcess, running_server
 
 pytestmark = pytest.mark.e2e
 PER_KEY, PER_ADDRESS = 3, 5
@@ -31,13 +30,8 @@ def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]
         "CLEARWAY_LOGIN_MAX_FAILURES_PER_KEY": str(PER_KEY),
         "CLEARWAY_LOGIN_MAX_FAILURES_PER_ADDRESS": str(PER_ADDRESS),
     }
-    with fresh_database(data_dir) as url:
-        proc = ServerProcess(data_dir=data_dir, database_url=url, extra_env=env)
-        proc.start()
-        try:
-            yield proc
-        finally:
-            proc.stop()
+    with running_server(data_dir, **env) as proc:
+        yield proc
 
 
 @pytest.fixture(scope="module")

@@ -18,10 +18,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.e2e.api import data, error
-from tests.support.databases import fresh_database
 from tests.support.oidc import Issuer
 from tests.support.sdk import last_line_value, run_sdk
-from tests.support.server import ServerProcess
+from tests.support.server import ServerProcess, running_server
 
 pytestmark = pytest.mark.e2e
 
@@ -41,13 +40,8 @@ def sso_server(tmp_path_factory: pytest.TempPathFactory, issuer: Issuer) -> Iter
         "CLEARWAY_OIDC_ADMIN_ROLES": "clearway-admin,RootAdmin",
         "CLEARWAY_OIDC_CREATE_USERS": "true",
     }
-    with fresh_database(data_dir) as url:
-        proc = ServerProcess(data_dir=data_dir, database_url=url, extra_env=env)
-        proc.start()
-        try:
-            yield proc
-        finally:
-            proc.stop()
+    with running_server(data_dir, **env) as proc:
+        yield proc
 
 
 def get_all(server: ServerProcess, token: str) -> httpx.Response:

@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.files import extra_server, login, upload
+from tests.support.files import login, upload
 from tests.support.moto import S3Server, moto_server
 from tests.support.sdk import last_line_value, run_sdk
-from tests.support.server import ServerProcess
+from tests.support.server import ServerProcess, running_server
 
 pytestmark = pytest.mark.e2e
 
@@ -31,7 +31,7 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
 
 @pytest.fixture(scope="module")
 def s3_server(s3: S3Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    with extra_server(tmp_path_factory.mktemp("s3-clearway"), **s3.clearway_env(BUCKET, PREFIX)) as proc:
+    with running_server(tmp_path_factory.mktemp("s3-clearway"), **s3.clearway_env(BUCKET, PREFIX)) as proc:
         yield proc
 
 

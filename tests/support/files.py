@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import http.client
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import httpx
 
-from tests.support.databases import fresh_database
 from tests.support.server import ServerProcess
 
 
@@ -58,16 +54,3 @@ def upload(server: ServerProcess, token: str | None, parts: list[tuple[str, byte
     body, content_type = multipart(parts)
     headers = {"Content-Type": content_type, **({"Authorization": f"Bearer {token}"} if token else {})}
     return httpx.post(f"{server.url}/files", content=body, headers=headers, timeout=120)
-
-
-@contextmanager
-def extra_server(data_dir: Path, **env: str) -> Iterator[ServerProcess]:
-    """Another server on the suite's database kind, configured by ``CLEARWAY_*`` variables."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with fresh_database(data_dir) as url:
-        proc = ServerProcess(data_dir=data_dir, database_url=url, extra_env=env)
-        proc.start()
-        try:
-            yield proc
-        finally:
-            proc.stop()

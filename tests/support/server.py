@@ -8,10 +8,14 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+from tests.support.databases import fresh_database
 
 
 def free_port() -> int:
@@ -87,3 +91,16 @@ class ServerProcess:
             key, _, value = line.removeprefix("export ").partition("=")
             env[key] = shlex.split(value)[0]
         return env
+
+
+@contextmanager
+def running_server(data_dir: Path, **env: str) -> Iterator[ServerProcess]:
+    """A server on a fresh database of the suite's kind, configured by ``CLEARWAY_*`` variables; stopped after."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with fresh_database(data_dir) as url:
+        proc = ServerProcess(data_dir=data_dir, database_url=url, extra_env=env)
+        proc.start()
+        try:
+            yield proc
+        finally:
+            proc.stop()
