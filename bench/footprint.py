@@ -25,11 +25,14 @@ class _Server(Protocol):
 
 
 def run(ctx: Context) -> list[Result]:
+    # Clearway first: MLflow keeps its many processes busy for a while after it answers, which would slow the
+    # starts measured next to it (1.9 s instead of 0.9 s here).
+    mine = {backend.name: _restarts(ctx.clearway(backend), ctx.sizes.starts) for backend in ctx.backends}
     mlflow = ctx.mlflow()
     theirs = _restarts(mlflow, ctx.sizes.mlflow_starts) if mlflow is not None else ([], [])
     results = []
     for backend in ctx.backends:
-        starts, idle = _restarts(ctx.clearway(backend), ctx.sizes.starts)
+        starts, idle = mine[backend.name]
         reference = "MLflow" if mlflow is not None else None
         results += [
             Result(
