@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,19 +12,18 @@ from typing import Any
 import httpx
 
 from bench.backends import Backend
-from bench.processes import ServerProcess, free_port
+from bench.processes import BenchServer
 
 USER = "bench"
 
 
-class ClearwayServer:
+class ClearwayServer(BenchServer):
+    name = "clearway server"
+
     def __init__(self, data_dir: Path, backend: Backend, database_url: str) -> None:
-        self.data_dir = data_dir
+        super().__init__(data_dir)
         self.backend = backend
         self.database_url = database_url
-        self.port = free_port()
-        self.process: ServerProcess | None = None
-        self.start_seconds: list[float] = []  # one per start, from the process start to its first answer
         self.credentials: dict[str, str] = {}
         self.identity: Any = None  # clearway.domain.identity.Identity of USER, for seeding in process
 
@@ -40,10 +38,6 @@ class ClearwayServer:
                 yield server
             finally:
                 server.stop()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def prepare(self) -> None:
         """Migrate the database and create the user and its key, in process (as ``clearway db upgrade`` would)."""
@@ -81,31 +75,13 @@ class ClearwayServer:
     def start(self) -> float:
         """Start the server; seconds from the process start to its first answered ``auth.login``."""
         env = {**os.environ, "CLEARWAY_DATA_DIR": str(self.data_dir), "CLEARWAY_DATABASE_URL": self.database_url}
-        started = time.perf_counter()
-        self.process = ServerProcess(
-            [sys.executable, "-m", "clearway", "server", "--port", str(self.port)], env, self.data_dir / "server.log"
-        )
         auth = (self.credentials["CLEARML_API_ACCESS_KEY"], self.credentials["CLEARML_API_SECRET_KEY"])
-        deadline = started + 60
-        while time.perf_counter() < deadline:
-            if self.process.exited():
-                raise RuntimeError(f"clearway server exited:\n{self.process.log_tail()}")
-            try:
-                if httpx.post(f"{self.url}/auth.login", auth=auth, timeout=5).status_code == 200:
-                    self.start_seconds.append(time.perf_counter() - started)
-                    return self.start_seconds[-1]
-            except httpx.TransportError:
-                time.sleep(0.005)
-        raise TimeoutError(f"clearway server did not answer within 60 s:\n{self.process.log_tail()}")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop()
-            self.process = None
-
-    def rss_mb(self) -> float:
-        assert self.process is not None
-        return self.process.rss_mb()
+        return self.launch(
+            [sys.executable, "-m", "clearway", "server", "--port", str(self.port)],
+            env,
+            lambda: httpx.post(f"{self.url}/auth.login", auth=auth, timeout=5).status_code == 200,
+            timeout=60,
+        )
 
     def client(self) -> httpx.Client:
         """A kept-alive client logged in as the user."""

@@ -14,18 +14,17 @@ from typing import Any
 import httpx
 
 from bench.mlflow_env import ensure_installed
-from bench.processes import ServerProcess, free_port
+from bench.processes import BenchServer
 
 API = "/api/2.0/mlflow"
 
 
-class MlflowServer:
+class MlflowServer(BenchServer):
+    name = "mlflow server"
+
     def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
+        super().__init__(data_dir)
         self.db_path = data_dir / "mlflow.db"
-        self.port = free_port()
-        self.process: ServerProcess | None = None
-        self.start_seconds: list[float] = []  # one per start, from the process start to its first answer
 
     @classmethod
     @contextmanager
@@ -36,10 +35,6 @@ class MlflowServer:
             yield server
         finally:
             server.stop()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> float:
         """Start the server; seconds from the process start to its first answered API call."""
@@ -56,29 +51,14 @@ class MlflowServer:
             str(self.port),
         ]
         env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-        started = time.perf_counter()
-        self.process = ServerProcess(command, env, self.data_dir / "server.log")
-        deadline = started + 180
-        while time.perf_counter() < deadline:
-            if self.process.exited():
-                raise RuntimeError(f"mlflow server exited:\n{self.process.log_tail()}")
-            try:
-                response = httpx.post(f"{self.url}{API}/experiments/search", json={"max_results": 1}, timeout=5)
-                if response.status_code == 200:
-                    self.start_seconds.append(time.perf_counter() - started)
-                    return self.start_seconds[-1]
-            except httpx.TransportError:
-                time.sleep(0.02)
-        raise TimeoutError(f"mlflow server did not answer within 180 s:\n{self.process.log_tail()}")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop()
-            self.process = None
-
-    def rss_mb(self) -> float:
-        assert self.process is not None
-        return self.process.rss_mb()
+        return self.launch(
+            command,
+            env,
+            lambda: (
+                httpx.post(f"{self.url}{API}/experiments/search", json={"max_results": 1}, timeout=5).status_code == 200
+            ),
+            timeout=180,
+        )
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=f"{self.url}{API}", timeout=300)

@@ -6,8 +6,11 @@ import os
 import signal
 import socket
 import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import psutil
 
 
@@ -55,3 +58,44 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             os.killpg(group, signal.SIGKILL)
             self.popen.wait(5)
+
+
+class BenchServer:
+    """A server the benchmark starts and stops, timing each start from the process start to its first answer."""
+
+    name = "server"
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.process: ServerProcess | None = None
+        self.start_seconds: list[float] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def launch(self, command: list[str], env: dict[str, str], answers: Callable[[], bool], timeout: float) -> float:
+        """Start ``command`` and poll ``answers`` until it is true; the seconds that took."""
+        started = time.perf_counter()
+        self.process = ServerProcess(command, env, self.data_dir / "server.log")
+        deadline = started + timeout
+        while time.perf_counter() < deadline:
+            if self.process.exited():
+                raise RuntimeError(f"{self.name} exited:\n{self.process.log_tail()}")
+            try:
+                if answers():
+                    self.start_seconds.append(time.perf_counter() - started)
+                    return self.start_seconds[-1]
+            except httpx.TransportError:
+                time.sleep(0.005)
+        raise TimeoutError(f"{self.name} did not answer within {timeout:.0f} s:\n{self.process.log_tail()}")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+            self.process = None
+
+    def rss_mb(self) -> float:
+        assert self.process is not None
+        return self.process.rss_mb()
