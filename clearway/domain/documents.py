@@ -51,12 +51,3 @@ def merge_one_level(current: dict[str, Any], update: dict[str, Any], replace: fr
         else:
             merged[key] = value
     return merged
-
-
-def get_path(doc: dict[str, Any], path: str, default: Any = None) -> Any:
-    value: Any = doc
-    for part in path.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return default
-        value = value[part]
-    return value

@@ -26,7 +26,3 @@ class Identity:
     group_ids: frozenset[str] = frozenset()
     shared_read: frozenset[str] = frozenset()  # projects (with their subprojects) shared read-only
     shared_write: frozenset[str] = frozenset()  # projects (with their subprojects) shared read-write
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role is Role.ADMIN
