@@ -7,9 +7,21 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests.support.databases import backend
 from tests.support.server import ServerProcess, running_server
 
 TEST_MAX_EVENTS = 2_000  # a small events.add_batch limit, so the over-limit test stays cheap
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``single_database`` (browser, Node-RED, serving: they exercise a surface, not the store) run in
+    the SQLite pass only; the PostgreSQL pass deselects them rather than skipping them."""
+    if backend() == "sqlite":
+        return
+    once = [item for item in items if item.get_closest_marker("single_database")]
+    if once:
+        config.hook.pytest_deselected(items=once)
+        items[:] = [item for item in items if not item.get_closest_marker("single_database")]
 
 
 @pytest.fixture(scope="session")
