@@ -133,7 +133,7 @@ class Authenticator:
                 )
             raise
         if name:
-            self.throttle.succeeded(name)
+            self.throttle.succeeded(name, client_ip)
         return session
 
     def identify(self, authorization: str | None, client_ip: str | None = None) -> Identity:

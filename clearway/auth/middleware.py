@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from clearway.auth.authenticator import Authenticator
-from clearway.auth.client_address import ClientAddress
+from clearway.auth.client_address import UNKNOWN, ClientAddress
 from clearway.domain.identity import Identity
 from clearway.errors import ClearwayError, MissingCredentials
 
@@ -68,6 +68,6 @@ def request_identity(connection: HTTPConnection) -> Identity:
     return identity
 
 
-def request_client_ip(connection: HTTPConnection) -> str | None:
-    """The client's address: the peer's, or the one trusted proxies forwarded."""
-    return connection.scope.get("state", {}).get("client_ip")
+def request_client_ip(connection: HTTPConnection) -> str:
+    """The client's address: the peer's, or the one trusted proxies forwarded (:data:`UNKNOWN` if unreadable)."""
+    return connection.scope.get("state", {}).get("client_ip") or UNKNOWN

@@ -152,16 +152,32 @@ def test_forwarded_addresses_are_read_only_from_trusted_proxies(proxied: ServerP
     assert response.status_code == 403 and "127.0.0.2" in response.json()["meta"]["result_msg"]
 
 
-def test_repeated_failures_throttle_a_key_without_telling_whether_it_exists(proxied: ServerProcess, org):
+def test_an_unreadable_forwarded_address_is_refused_not_skipped(proxied: ServerProcess, org):
+    """A trusted proxy forwarding an empty or broken hop leaves no address: every allowlist refuses it."""
+    token = token_for(proxied, org["user"])
+    assert allowed(from_address(proxied, token, ","))  # without allowlists nothing is refused
+    org["api"].put(f"/allowlists/users/{org['user_id']}", json={"cidrs": ["10.1.2.0/24"]})
+    eventually(lambda: not allowed(from_address(proxied, token, "203.0.113.5")))
+    headers = {"Authorization": f"Bearer {token}"}
+    for forwarded in ("", ",", "203.0.113.9,", "10.1.2.3, ,", "not-an-address"):
+        response = httpx.get(f"{proxied.url}/tasks.get_all", headers={**headers, "X-Forwarded-For": forwarded})
+        assert not allowed(response), forwarded
+        assert login_from(proxied, org["user"], forwarded).status_code == 403, forwarded
+    assert allowed(from_address(proxied, token, "10.1.2.3"))
+
+
+def test_failures_throttle_a_key_from_that_address_without_telling_whether_it_exists(proxied: ServerProcess, org):
     creds = org["user"]
     for _ in range(PER_KEY):
         assert error(login_from(proxied, creds, "10.3.0.1", secret="wrong"))[:2] == (401, 22)
-    throttled = error(login_from(proxied, creds, "10.3.0.2"))  # the right secret, another address: still refused
+    throttled = error(login_from(proxied, creds, "10.3.0.1"))  # the right secret from that address: refused
     assert throttled[:2] == (401, 22) and "retry later" in throttled[2]
+    # The failures were a stranger's at 10.3.0.1: the key's owner, from her own address, still logs in.
+    assert data(login_from(proxied, creds, "10.3.0.2"))["token"]
     ghost = {"CLEARML_API_ACCESS_KEY": f"GHOST{uuid.uuid4().hex[:12].upper()}", "CLEARML_API_SECRET_KEY": "x"}
     for _ in range(PER_KEY):
         login_from(proxied, ghost, "10.3.0.3")
-    assert error(login_from(proxied, ghost, "10.3.0.4")) == throttled
+    assert error(login_from(proxied, ghost, "10.3.0.3")) == throttled
     entries = org["api"].get("/audit", params={"action": "auth.login_throttled"}).json()["entries"]
     assert any(e["actor_name"] == creds["CLEARML_API_ACCESS_KEY"] for e in entries)
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from clearway.auth.client_address import ClientAddress
+from clearway.auth.client_address import UNKNOWN, ClientAddress
 
 
 @pytest.mark.parametrize(
@@ -17,6 +17,12 @@ from clearway.auth.client_address import ClientAddress
         ("127.0.0.1", ["10.0.0.6, 10.0.0.5"], "10.0.0.6"),  # every hop trusted: the left-most
         ("127.0.0.1", [], "127.0.0.1"),  # the proxy itself calling
         ("127.0.0.1", ["not-an-address"], "not-an-address"),  # kept as is: it will match no allowlist
+        # No address at all is unknown, never "no check": an empty hop, a bare comma, a trailing comma.
+        ("127.0.0.1", [""], UNKNOWN),
+        ("127.0.0.1", [","], UNKNOWN),
+        ("127.0.0.1", ["203.0.113.9,"], UNKNOWN),
+        ("127.0.0.1", [" , 10.0.0.5"], UNKNOWN),
+        (None, [], UNKNOWN),
     ],
 )
 def test_the_right_most_untrusted_address_is_the_client(peer, forwarded, expected):
