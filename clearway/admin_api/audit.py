@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from clearway.admin_api.deps import admin, services
 from clearway.domain.audit import MAX_PAGE_SIZE, Action
 from clearway.domain.identity import Identity
+from clearway.domain.query import MAX_OFFSET
 from clearway.services import Services
 
 router = APIRouter(tags=["audit"])
@@ -46,7 +47,7 @@ def entries(
         datetime | None, Query(description="From this time (inclusive; ISO-8601, UTC if no zone).")
     ] = None,
     until: Annotated[datetime | None, Query(description="Before this time.")] = None,
-    page: Annotated[int, Query(ge=0)] = 0,
+    page: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
 ) -> Page:
     found = svc.audit.entries(

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import field_validator
 
 from clearway.clearml_api.registry import Request
-from clearway.domain.query import ListQuery, parse_tag_filter
+from clearway.domain.query import ListQuery, check_offset, parse_tag_filter
 from clearway.errors import ValidationFailed
 
 StrList = list[str] | str | None
@@ -43,6 +43,7 @@ class GetAllRequest(Request):
             page_size = 500
         if page_size is not None and page_size > max_page_size:
             raise ValidationFailed(f"page_size over the limit of {max_page_size}")
+        check_offset(self.page, page_size)
         return ListQuery(
             ids=as_list(self.id),
             name=self.name,

@@ -17,6 +17,7 @@ from clearway.auth.middleware import request_identity
 from clearway.clearml_api import envelope
 from clearway.clearml_api.context import Call
 from clearway.clearml_api.registry import Endpoint
+from clearway.domain.documents import MAX_DEPTH, check_json
 from clearway.errors import (
     ClearwayError,
     EndpointNotFound,
@@ -68,13 +69,16 @@ class ClearmlApi:
             )
         try:
             body = await self._read_body(http)
-            data = await run_in_threadpool(self._dispatch, endpoint, http, body)
+            # The answer is rendered in the thread too: a large one must not hold up the event loop.
+            return await run_in_threadpool(self._answer, endpoint, http, body, version)
         except ClearwayError as exc:
             return envelope.error(name, version, exc)
         except Exception:  # noqa: BLE001 - the client must get an envelope, never a bare 500 page
             log.exception("endpoint %s failed", name)
             return envelope.error(name, version, InternalError())
-        return envelope.ok(name, version, data)
+
+    def _answer(self, endpoint: Endpoint, http: HttpRequest, body: bytes, version: str) -> Response:
+        return envelope.ok(endpoint.name, version, self._dispatch(endpoint, http, body))
 
     async def _read_body(self, http: HttpRequest) -> bytes:
         limit = self.services.settings.max_request_bytes
@@ -97,6 +101,7 @@ class ClearmlApi:
             return endpoint.handler(call, None)
         fields = _parse_json(body)
         fields.update({k: v for k, v in http.query_params.items() if k not in fields})
+        check_json(fields)
         try:
             request = endpoint.model.model_validate(fields)
         except ValidationError as exc:
@@ -111,6 +116,8 @@ def _parse_json(body: bytes) -> dict[str, Any]:
         fields = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MalformedJSON(f"Malformed request body: {exc}") from exc
+    except RecursionError as exc:
+        raise MalformedJSON(f"Request body is nested more than {MAX_DEPTH} levels deep") from exc
     if not isinstance(fields, dict):
         raise MalformedJSON("Request body must be a JSON object")
     return fields

@@ -9,12 +9,14 @@ from typing import Any
 
 from clearway.domain.access import may_administer
 from clearway.domain.identity import Identity
+from clearway.domain.query import check_offset
 from clearway.errors import Forbidden, ValidationFailed
 from clearway.store.base import AuditFilter, AuditStore, Doc
 from clearway.timeutil import utcnow
 
 MAX_PAGE_SIZE = 1000
 _MAX_TEXT = 200  # attacker-supplied names (a failed login's key) are cut to this
+_MAX_ADDRESS = 64  # a client address as forwarded (it may be no address at all)
 
 
 class Action(StrEnum):
@@ -63,7 +65,7 @@ class Audit:
                 "org_id": org_id or (actor.org_id if actor else None),
                 "actor_id": actor.user_id if actor else None,
                 "actor_name": _cut(actor.user_name if actor else actor_name),
-                "client_ip": _cut(client_ip or (actor.client_ip if actor else None)),
+                "client_ip": _cut(client_ip or (actor.client_ip if actor else None), _MAX_ADDRESS),
                 "action": action.value,
                 "outcome": outcome,
                 "target": _cut(target),
@@ -87,6 +89,7 @@ class Audit:
             raise Forbidden("Only admins read the audit log")
         if page < 0 or not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValidationFailed(f"page must be >= 0 and page_size between 1 and {MAX_PAGE_SIZE}")
+        check_offset(page, page_size)
         where = AuditFilter(
             org_id=identity.org_id,
             action=action,
@@ -104,8 +107,9 @@ class Audit:
         return self.store.query(AuditFilter(org_id=None, action=action, page_size=min(page_size, MAX_PAGE_SIZE)))
 
 
-def _cut(text: str | None) -> str | None:
-    return text[:_MAX_TEXT] if text else text
+def _cut(text: str | None, limit: int = _MAX_TEXT) -> str | None:
+    """Attacker-supplied text, made fit for every store: cut to ``limit``, NUL characters replaced."""
+    return text[:limit].replace("\x00", "\ufffd") if text else text
 
 
 def _utc(moment: datetime | None) -> datetime | None:

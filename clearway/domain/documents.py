@@ -1,10 +1,14 @@
-"""Operations on the JSON documents the ClearML API exchanges: projections and merges."""
+"""Operations on the JSON documents the ClearML API exchanges: the input check, projections and merges."""
 
 from __future__ import annotations
 
 import copy
+import math
+import re
 from collections.abc import Iterable
 from typing import Any
+
+from clearway.errors import ValidationFailed
 
 _MISSING = object()
 
@@ -51,3 +55,53 @@ def merge_one_level(current: dict[str, Any], update: dict[str, Any], replace: fr
         else:
             merged[key] = value
     return merged
+
+
+MAX_DEPTH = 64  # nesting levels of objects and lists a client may send
+MAX_NAME = 500  # characters of a project, task or model name (what every database's name column holds)
+_INT64 = 2**63
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def check_json(value: Any, what: str = "request") -> None:
+    """Refuse what a client sent unless every store can keep it and give it back: at most :data:`MAX_DEPTH`
+    levels of nesting, strings (and keys) without NUL characters or lone surrogates, integers that fit in 64
+    bits, finite numbers. Raises ValidationFailed naming the first problem; walks without recursion."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            _check_text(item, what)
+        elif isinstance(item, bool) or item is None:
+            continue
+        elif isinstance(item, int):
+            if not -_INT64 <= item < _INT64:
+                raise ValidationFailed(f"{what}: integers must fit in 64 bits")
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise ValidationFailed(f"{what}: numbers must be finite (no NaN or Infinity)")
+        elif isinstance(item, dict | list):
+            if depth > MAX_DEPTH:
+                raise ValidationFailed(f"{what} is nested more than {MAX_DEPTH} levels deep")
+            if isinstance(item, dict):
+                for key in item:
+                    _check_text(key, what)
+                children = item.values()
+            else:
+                children = item
+            stack.extend((child, depth + 1) for child in children)
+
+
+def _check_text(text: str, what: str) -> None:
+    if "\x00" in text:
+        raise ValidationFailed(f"{what}: text must not contain NUL characters")
+    if not text.isascii() and _SURROGATE.search(text):
+        raise ValidationFailed(f"{what}: text must be valid Unicode (a lone surrogate was found)")
+
+
+def check_lengths(fields: dict[str, Any], limits: dict[str, int], what: str) -> None:
+    """Refuse text fields longer than their columns hold (PostgreSQL refuses them; SQLite would keep them)."""
+    for key, limit in limits.items():
+        value = fields.get(key)
+        if isinstance(value, str) and len(value) > limit:
+            raise ValidationFailed(f"{what} {key} longer than {limit} characters")

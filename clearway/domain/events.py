@@ -10,6 +10,7 @@ from collections import defaultdict
 from typing import Any
 
 from clearway.domain.access import read_scope, write_scope
+from clearway.domain.documents import check_json
 from clearway.domain.identity import Identity
 from clearway.domain.task_status import LOCKED
 from clearway.errors import BatchTooLarge, InvalidTaskId, ValidationFailed
@@ -20,7 +21,8 @@ LOG = "log"
 MONITOR_METRICS = frozenset({":monitor:machine", ":monitor:gpu"})
 _SINGLE_VALUE_ITER = -(2**31)
 _MISSING = object()
-_NUMBER = (int, float)  # a tuple: isinstance with it is faster than with int | float, and this runs per event
+_NUMBER = (int, float)
+_INT64 = 2**63  # a tuple: isinstance with it is faster than with int | float, and this runs per event
 
 
 class Events:
@@ -155,7 +157,7 @@ class Events:
         metric: str | None = None,
     ) -> Doc:
         self._task(identity, task_id)
-        after = int(scroll_id) if scroll_id and scroll_id.isdigit() else 0
+        after = _scroll_number(scroll_id) if scroll_id else 0
         descending = order == "desc"
         if event_type == SCALAR:
             rows = self.stores.events.scalar_page(task_id, after, batch_size, descending)
@@ -221,18 +223,23 @@ def _shape(event: Any, now_ms: int) -> tuple[Doc, str]:
     task = event.get("task")
     if not isinstance(task, str) or not task:
         raise ValidationFailed("event without task")
+    task = _text(task, None)
     event_type = event.get("type")
     if not isinstance(event_type, str):
         raise ValidationFailed("event without type")
+    event_type = _text(event_type, 64)
     timestamp = _int(event.get("timestamp"), default=now_ms)
     if event_type == LOG:
         msg = event.get("msg", "")
+        if not isinstance(msg, str):
+            check_json(msg, "event")
+            msg = json.dumps(msg)
         return {
             "task": task,
             "timestamp": timestamp,
             "level": _text(event.get("level") or "info", 32),
             "worker": _text(event.get("worker"), 255),
-            "msg": msg if isinstance(msg, str) else json.dumps(msg),
+            "msg": _text(msg, None),
         }, "log"
     metric = _text(event.get("metric"), 255)
     variant = _text(event.get("variant"), 255)
@@ -254,10 +261,11 @@ def _shape(event: Any, now_ms: int) -> tuple[Doc, str]:
             "timestamp": timestamp,
         }, "scalar"
     doc = {k: v for k, v in event.items() if k not in ("method", "allow_locked")}
+    check_json(doc, "event")
     doc.update(timestamp=timestamp, iter=iteration, metric=metric, variant=variant)
     return {
         "task": task,
-        "type": event_type[:64],
+        "type": event_type,
         "metric": metric,
         "variant": variant,
         "iter": iteration,
@@ -267,20 +275,33 @@ def _shape(event: Any, now_ms: int) -> tuple[Doc, str]:
 
 
 def _int(value: Any, default: int) -> int:
-    if value.__class__ is int:  # the usual case first: this runs per event
+    """An iteration or timestamp: a number that fits the 64-bit columns it is stored in."""
+    if value.__class__ is int and -_INT64 <= value < _INT64:  # the usual case first: this runs per event
         return value
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, _NUMBER):
         raise ValidationFailed(f"expected a number, got {value!r}")
+    if not (isinstance(value, int) or math.isfinite(value)) or not -_INT64 <= value < _INT64:
+        raise ValidationFailed("numbers of events must fit in 64 bits")
     return int(value)
 
 
-def _text(value: Any, limit: int) -> str:
-    """``value`` as a string of at most ``limit`` characters; None and other falsy values give ``""``."""
-    if value.__class__ is str:
-        return value[:limit]
-    return str(value or "")[:limit]
+def _text(value: Any, limit: int | None) -> str:
+    """``value`` as a string of at most ``limit`` characters; None and other falsy values give ``""``.
+    Text no store can keep (NUL characters, lone surrogates) is refused."""
+    text = value if value.__class__ is str else str(value or "")
+    if "\x00" in text or not (text.isascii() or _valid_unicode(text)):
+        raise ValidationFailed("event text must be valid Unicode without NUL characters")
+    return text[:limit]
+
+
+def _valid_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _md5(text: str) -> str:
@@ -333,9 +354,15 @@ def _parse_position(scroll_id: str | None) -> tuple[int, int] | None:
     if not scroll_id:
         return None
     ts, _, row_id = scroll_id.partition(":")
-    if not (ts.lstrip("-").isdigit() and row_id.isdigit()):
-        raise ValidationFailed(f"invalid scroll_id {scroll_id!r}")
-    return int(ts), int(row_id)
+    return _scroll_number(ts, signed=True, whole=scroll_id), _scroll_number(row_id, whole=scroll_id)
+
+
+def _scroll_number(text: str, *, signed: bool = False, whole: str | None = None) -> int:
+    """A number in a scroll id: ASCII digits (``int`` would take any script's), within 64 bits."""
+    digits = text[1:] if signed and text.startswith("-") else text
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 18:
+        raise ValidationFailed(f"invalid scroll_id {whole or text!r}")
+    return int(text)
 
 
 def _format_position(row: Doc) -> str:

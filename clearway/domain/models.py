@@ -13,7 +13,7 @@ from typing import Any
 
 from clearway.domain import task_fields
 from clearway.domain.access import read_scope, write_scope
-from clearway.domain.documents import project_fields
+from clearway.domain.documents import MAX_NAME, check_lengths, project_fields
 from clearway.domain.identity import Identity
 from clearway.domain.ids import new_id
 from clearway.domain.query import ListQuery
@@ -24,6 +24,7 @@ from clearway.store.base import Doc, Stores
 from clearway.timeutil import now_iso
 
 ARCHIVED = "archived"
+MAX_FRAMEWORK = 128
 SETTABLE = frozenset(
     {
         "name",
@@ -239,6 +240,7 @@ def _normalise(fields: dict[str, Any]) -> dict[str, Any]:
     for key in ("tags", "system_tags"):
         if key in out and (not isinstance(out[key], list) or not all(isinstance(t, str) for t in out[key])):
             raise ValidationFailed(f"{key} must be a list of strings")
+    check_lengths(out, {"name": MAX_NAME, "framework": MAX_FRAMEWORK}, "model")
     if isinstance(out.get("design"), str):
         out["design"] = {"design": out["design"]}  # ClearML keeps the design text under one key
     for key in ("design", "labels"):

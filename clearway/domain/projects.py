@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from clearway.domain.access import manage_scope, read_scope, write_scope
-from clearway.domain.documents import project_fields
+from clearway.domain.documents import MAX_NAME, check_lengths, project_fields
 from clearway.domain.identity import Identity
 from clearway.domain.ids import new_id
 from clearway.domain.query import ListQuery
@@ -120,4 +120,6 @@ def _clean_name(name: Any) -> str:
     parts = [part.strip() for part in name.split("/")]
     if any(not part for part in parts):
         raise ValidationFailed(f"invalid project name {name!r}")
-    return "/".join(parts)
+    cleaned = "/".join(parts)
+    check_lengths({"name": cleaned}, {"name": MAX_NAME}, "project")
+    return cleaned

@@ -5,12 +5,15 @@ The ClearML tag operators are parsed here into plain boolean groups, so every st
 
 from __future__ import annotations
 
-import re
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
+import re2
+
 from clearway.errors import ValidationFailed
 
+MAX_OFFSET = 2**31 - 1  # rows a page may start after: more is no real listing, and must not overflow a database
 _OPERATORS = {"__$all": "all", "__$and": "all", "__$any": "any", "__$or": "any"}
 
 
@@ -98,7 +101,7 @@ class ListQuery:
     """The filters, order and page of a ``get_all``."""
 
     ids: list[str] | None = None
-    name: str | None = None  # a regular expression, matched with re.search semantics
+    name: str | None = None  # a regular expression (RE2 syntax, see name_pattern), found anywhere in the name
     equals: dict[str, list[Any]] = field(default_factory=dict)  # column -> allowed values
     tags: TagFilter | None = None
     system_tags: TagFilter | None = None
@@ -109,7 +112,52 @@ class ListQuery:
 
     def __post_init__(self) -> None:
         if self.name is not None:
-            try:
-                re.compile(self.name)
-            except re.error as exc:
-                raise ValidationFailed(f"invalid name pattern {self.name!r}: {exc}") from exc
+            name_pattern(self.name)
+        for name in self.order_by:
+            _check_order_field(name)
+
+
+MAX_PATTERN = 1000  # characters of a name pattern
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # a client's bad pattern is its error, answered with a 400, not our log's
+
+
+@functools.lru_cache(maxsize=256)
+def name_pattern(pattern: str) -> Any:
+    """A client's name pattern compiled with RE2, which runs in time linear in the text whatever the pattern
+    (Python's ``re`` can take exponential time: ``^(a+)+$``). Patterns RE2 cannot run, back-references and
+    look-arounds among them, are refused; so is one over :data:`MAX_PATTERN` characters."""
+    if not isinstance(pattern, str) or len(pattern) > MAX_PATTERN:
+        raise ValidationFailed(f"a name pattern is a string of at most {MAX_PATTERN} characters")
+    try:
+        return re2.compile(pattern, _RE2_OPTIONS)
+    except re2.error as exc:
+        detail = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else exc
+        raise ValidationFailed(f"invalid name pattern {pattern!r}: {detail}") from exc
+
+
+# A field to order by: dotted names, each a non-empty name without quotes, braces, commas or control characters
+# (PostgreSQL reads the path as an array literal; SQLite as a JSON path).
+_ORDER_SEGMENT_BAD = frozenset('"\\{},[]$*')
+MAX_ORDER_DEPTH = 10
+
+
+def _check_order_field(name: Any) -> None:
+    if not isinstance(name, str) or not name.strip("-") or len(name) > 500:
+        raise ValidationFailed(f"invalid order_by field: {name!r}")
+    segments = name.lstrip("-").split(".")
+    for segment in segments:
+        if (
+            not segment
+            or segment != segment.strip()
+            or any(ch in _ORDER_SEGMENT_BAD or ord(ch) < 32 for ch in segment)
+        ):
+            raise ValidationFailed(f"invalid order_by field: {name!r}")
+    if len(segments) > MAX_ORDER_DEPTH:
+        raise ValidationFailed(f"invalid order_by field: {name!r} (at most {MAX_ORDER_DEPTH} levels)")
+
+
+def check_offset(page: int | None, page_size: int | None) -> None:
+    """Refuse a page that starts past :data:`MAX_OFFSET`."""
+    if page and page_size and page * page_size > MAX_OFFSET:
+        raise ValidationFailed(f"page * page_size is over {MAX_OFFSET}: narrow the query instead")

@@ -136,7 +136,7 @@ class Queues:
     ) -> list[Doc]:
         """Per queue, for each ``interval``-second bucket with records: the longest mean waiting time seen in it,
         and the queue length recorded with it. Without ``queue_ids``, one ``all`` series averages every queue."""
-        _check_period(since, until, interval)
+        check_period(since, until, interval)
         if queue_ids:
             ids = [self.find(identity, queue_id)["id"] for queue_id in queue_ids]
         else:
@@ -206,9 +206,15 @@ def _at(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
 
-def _check_period(since: float, until: float, interval: int) -> None:
+LATEST = 253402300799  # 9999-12-31T23:59:59Z: the last moment a date can name
+
+
+def check_period(since: float, until: float, interval: int) -> None:
+    """A chart's period: epoch seconds from 1970 to 9999, in order, in at most :data:`MAX_POINTS` buckets."""
     if interval < 1:
         raise ValidationFailed("interval must be at least 1 second")
+    if not (0 <= since <= LATEST and 0 <= until <= LATEST):
+        raise ValidationFailed("from_date and to_date are seconds since 1970, before the year 10000")
     if until < since:
         raise ValidationFailed("to_date is before from_date")
     if (until - since) / interval > MAX_POINTS:

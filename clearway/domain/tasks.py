@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from clearway.domain.access import read_scope, write_scope
-from clearway.domain.documents import merge_one_level, project_fields
+from clearway.domain.documents import MAX_NAME, check_lengths, merge_one_level, project_fields
 from clearway.domain.identity import Identity
 from clearway.domain.ids import new_id
 from clearway.domain.query import ListQuery
@@ -244,6 +244,11 @@ class Tasks:
     def _check_references(self, identity: Identity, doc: Doc, before: Doc | None = None) -> None:
         if doc.get("type") and doc["type"] not in TASK_TYPES:
             raise ValidationFailed(f"invalid task type {doc['type']!r}", allowed=sorted(TASK_TYPES))
+        parent = doc.get("parent")
+        if parent and (before is None or before.get("parent") != parent):
+            # A task names as its parent only a task the caller can see.
+            if not isinstance(parent, str) or self.stores.tasks.get(read_scope(identity), parent) is None:
+                raise InvalidTaskId("Invalid parent task id", id=parent)
         project = doc.get("project")
         moved = before is None or before.get("project") != project
         # A task goes only into a project the caller may write to (its own, or one shared read-write).
@@ -259,6 +264,7 @@ def _normalise(fields: dict[str, Any]) -> dict[str, Any]:
     for key in ("tags", "system_tags"):
         if key in out and (not isinstance(out[key], list) or not all(isinstance(t, str) for t in out[key])):
             raise ValidationFailed(f"{key} must be a list of strings")
+    check_lengths(out, {"name": MAX_NAME}, "task")
     for key in ("script", "execution", "output", "hyperparams", "configuration", "runtime", "models", "container"):
         if key in out and not isinstance(out[key], dict):
             raise ValidationFailed(f"{key} must be an object")

@@ -21,13 +21,13 @@ from clearway.domain.access import (
     write_scope,
 )
 from clearway.domain.identity import Identity, Role
-from clearway.domain.queues import bucket
+from clearway.domain.ids import looks_like_id
+from clearway.domain.queues import bucket, check_period
 from clearway.errors import Forbidden, InvalidQueueId, InvalidWorkerId, ValidationFailed
 from clearway.store.base import Doc, Stores
 from clearway.timeutil import iso, parse_iso, utcnow
 
 MAX_WORKER_ID = 255
-MAX_POINTS = 10_000
 # Machine statistics reported per device (one value per CPU core or GPU); the rest are single numbers.
 DEVICE_METRICS = frozenset({"cpu_usage", "cpu_temperature", "gpu_usage", "gpu_temperature", "gpu_memory_used",
                             "gpu_memory_free", "gpu_fraction"})  # fmt: skip
@@ -89,7 +89,8 @@ class Workers:
                     doc[key] = list(report[key])
             task_id = report.get("task") or None
             if task_id and task_id != doc.get("task"):
-                self._note_worker_on_task(identity, task_id, worker_id)
+                # Only a task the worker may see is recorded as what it runs (and then noted on the task).
+                task_id = task_id if self._note_worker_on_task(identity, task_id, worker_id) else None
             doc["task"] = task_id
             doc["queue"] = report.get("queue") or None
             doc["last_report_time"] = iso(now)
@@ -208,12 +209,16 @@ class Workers:
                 raise InvalidQueueId(id=queue_id)
         return ids
 
-    def _note_worker_on_task(self, identity: Identity, task_id: str, worker_id: str) -> None:
-        """Record on the task which worker runs it, when the worker can see it (agents see queued tasks)."""
+    def _note_worker_on_task(self, identity: Identity, task_id: str, worker_id: str) -> bool:
+        """Record on the task which worker runs it, when the worker may change it (an agent: the tasks it holds);
+        whether the worker may at least see it."""
+        if not looks_like_id(task_id) or self.stores.tasks.get(read_scope(identity), task_id) is None:
+            return False
         now = iso(self.clock())
         self.stores.tasks.update(
             write_scope(identity), task_id, lambda d: {**d, "last_worker": worker_id, "last_worker_report": now}
         )
+        return True
 
     def _rendered(self, identity: Identity, docs: list[Doc]) -> list[Doc]:
         queue_ids = {q for d in docs for q in d.get("queues") or []} | {d["queue"] for d in docs if d.get("queue")}
@@ -253,12 +258,7 @@ class Workers:
     def _stats_rows(
         self, identity: Identity, worker_ids: list[str] | None, since: float, until: float, interval: int
     ) -> list[Doc]:
-        if interval < 1:
-            raise ValidationFailed("interval must be at least 1 second")
-        if until < since:
-            raise ValidationFailed("to_date is before from_date")
-        if (until - since) / interval > MAX_POINTS:
-            raise ValidationFailed(f"more than {MAX_POINTS} points asked for: use a longer interval")
+        check_period(since, until, interval)
         start, end = (datetime.fromtimestamp(t, self.clock().tzinfo) for t in (since, until))
         return self.stores.workers.stats(identity.org_id, worker_ids, start, end)
 

@@ -17,7 +17,7 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     if unit.strip().lower() != "bytes" or "," in spec:
         return None
     first, dash, last = spec.strip().partition("-")
-    if not dash or not (first.isdigit() or first == "") or not (last.isdigit() or last == ""):
+    if not dash or not (_digits(first) or first == "") or not (_digits(last) or last == ""):
         return None
     if first == "":
         if last == "" or int(last) == 0:
@@ -29,3 +29,8 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     if start >= size:
         raise RangeNotSatisfiable(f"Range starts at {start}, past the end of a file of {size} bytes")
     return start, min(int(last) + 1 if last else size, size)
+
+
+def _digits(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also says yes to ``²`` and other scripts' digits, which ``int`` refuses."""
+    return text.isascii() and text.isdigit()

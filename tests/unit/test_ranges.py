@@ -21,6 +21,9 @@ from clearway.files_api.ranges import parse_range
         ("items=0-1", None),
         ("bytes=a-b", None),
         ("bytes=--1", None),
+        ("bytes=²-", None),  # other scripts' digits are not numbers in a header
+        ("bytes=0-٣", None),
+        ("bytes=-¹", None),
     ],
 )
 def test_ranges(header: str | None, span: tuple[int, int] | None) -> None:

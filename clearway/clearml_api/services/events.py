@@ -9,6 +9,7 @@ import orjson
 
 from clearway.clearml_api.context import Call
 from clearway.clearml_api.registry import Request, Service
+from clearway.domain.documents import MAX_DEPTH
 from clearway.errors import MalformedJSON, ValidationFailed
 
 service = Service("events")
@@ -79,14 +80,18 @@ def _parse_lines(body: bytes) -> list[Any]:
     events = _lines_at_once(body)
     if events is not None:
         return events
-    text = body.decode("utf-8", errors="strict") if body else ""
-    stripped = text.strip()
     try:
+        text = body.decode("utf-8", errors="strict") if body else ""
+        stripped = text.strip()
         if stripped.startswith("["):
-            return json.loads(stripped)
-        return [json.loads(line) for line in stripped.splitlines() if line.strip()]
-    except json.JSONDecodeError as exc:
+            events = json.loads(stripped)
+        else:
+            events = [json.loads(line) for line in stripped.splitlines() if line.strip()]
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MalformedJSON(f"Malformed event line: {exc}") from exc
+    except RecursionError as exc:
+        raise MalformedJSON(f"An event is nested more than {MAX_DEPTH} levels deep") from exc
+    return events  # each event's values are checked as it is shaped (domain/events.py)
 
 
 def _lines_at_once(body: bytes) -> list[Any] | None:

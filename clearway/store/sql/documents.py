@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import (
@@ -23,6 +24,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import DataError
 
 from clearway.domain.access import Scope
 from clearway.domain.query import ListQuery, TagFilter, TagTerm
@@ -34,6 +36,19 @@ from clearway.timeutil import parse_iso
 
 Extractor = Callable[[Doc], Any]
 Condition = Callable[[], ColumnElement[bool]]
+
+
+@contextmanager
+def _pattern_errors(query: ListQuery) -> Iterator[None]:
+    """A name pattern RE2 accepts but PostgreSQL's regular expressions do not (named groups, Unicode classes...) is
+    the client's error: a 400, not a 500."""
+    try:
+        yield
+    except DataError as exc:
+        if query.name is None or "regular expression" not in str(exc.orig):
+            raise
+        message = f"the name pattern {query.name!r} is not supported by this database: {exc.orig}"
+        raise ValidationFailed(message) from exc
 
 
 def _timestamp(key: str) -> Extractor:
@@ -79,7 +94,7 @@ class SqlDocumentStore(DocumentStore):
         stmt = stmt.order_by(*self._order(query.order_by), self.table.c.id)
         if query.page_size is not None:
             stmt = stmt.limit(query.page_size).offset((query.page or 0) * query.page_size)
-        with self.db.read() as conn:
+        with self.db.read() as conn, _pattern_errors(query):
             return list(conn.execute(stmt).scalars())
 
     def visible_ids(self, scope: Scope) -> Select:
@@ -88,7 +103,7 @@ class SqlDocumentStore(DocumentStore):
 
     def count(self, scope: Scope, query: ListQuery) -> int:
         stmt = self._filtered(select(func.count()).select_from(self.table), scope, query)
-        with self.db.read() as conn:
+        with self.db.read() as conn, _pattern_errors(query):
             return int(conn.execute(stmt).scalar_one())
 
     # writes
