@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     )
     oidc_create_users: bool = Field(default=False, description="Create unknown OIDC users on first use.")
     oidc_organization: str = Field(default="default", description="Organisation of OIDC users.")
+    oidc_retry_sec: float = Field(
+        default=30.0, gt=0, description="After a failed fetch of the issuer's keys, wait this long before trying again."
+    )
 
     @field_validator("trusted_proxies", "oidc_admin_roles", mode="before")
     @classmethod

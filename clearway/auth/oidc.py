@@ -1,8 +1,9 @@
 """Single sign-on: access tokens of an OpenID Connect issuer (Snap4City's Keycloak) stand for our users.
 
-The issuer's discovery document names its JWKS, which PyJWT's :class:`PyJWKClient` fetches and caches (an unknown
-``kid`` refetches it at most once per cooldown). A token is accepted when its RS256/ES256 signature checks against
-those keys, ``iss`` is the configured issuer, ``aud`` holds the configured audience and it has not expired. Its
+The issuer's keys come from :class:`~clearway.auth.oidc_keys.OidcKeys`, fetched in the background and kept, so that
+no request waits on the issuer for long and a token that is clearly not the issuer's never waits at all. A token is
+accepted when its RS256/ES256 signature checks against those keys, ``iss`` is the configured issuer, ``aud`` holds
+the configured audience and it has not expired. Its
 username claim names the user (created on first use when ``oidc_create_users`` is on); its roles claim makes it an
 admin or a user, and a changed role is written back (and audited).
 """
@@ -17,6 +18,7 @@ from typing import Any
 
 import jwt
 
+from clearway.auth.oidc_keys import OidcKeys
 from clearway.domain.audit import Action, Audit
 from clearway.domain.identity import Role
 from clearway.errors import InvalidCredentials, InvalidToken
@@ -25,7 +27,8 @@ from clearway.store.base import Stores
 
 ALGORITHMS = ["RS256", "ES256"]
 LEEWAY_SEC = 30  # clock skew between the issuer and us
-TIMEOUT_SEC = 5.0
+_REQUIRED = ["exp", "iss", "aud"]
+_CLAIMS_ONLY = {"verify_signature": False, "verify_exp": True, "verify_aud": True, "verify_iss": True}
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,7 @@ def is_oidc_token(token: str) -> bool:
 
 
 class OidcVerifier:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, keys: OidcKeys | None = None) -> None:
         if not settings.oidc_issuer or not settings.oidc_audience:
             raise ValueError("CLEARWAY_OIDC_ISSUER needs CLEARWAY_OIDC_AUDIENCE: tokens minted for others are refused")
         self.issuer = settings.oidc_issuer
@@ -51,24 +54,27 @@ class OidcVerifier:
         self.username_claim = settings.oidc_username_claim
         self.roles_path = settings.oidc_roles_claim.split(".")
         self.admin_roles = frozenset(settings.oidc_admin_roles)
-        self._jwks: jwt.PyJWKClient | None = None
-        self._lock = threading.Lock()
+        self.keys = keys or OidcKeys(self.issuer, settings.oidc_retry_sec)
 
     def verify(self, token: str) -> OidcUser:
+        checks: dict[str, Any] = {
+            "algorithms": ALGORITHMS,
+            "audience": self.audience,
+            "issuer": self.issuer,
+            "leeway": LEEWAY_SEC,
+        }
         try:
-            key = self._client().get_signing_key_from_jwt(token)
-            claims = jwt.decode(
-                token,
-                key.key,
-                algorithms=ALGORITHMS,
-                audience=self.audience,
-                issuer=self.issuer,
-                leeway=LEEWAY_SEC,
-                options={"require": ["exp", "iss", "aud"]},
-            )
+            # Everything that can be checked without the issuer's keys is checked first, so that a token that is
+            # clearly not the issuer's (another issuer, another audience, expired, no key id) never waits on it.
+            header = jwt.get_unverified_header(token)
+            if header.get("alg") not in ALGORITHMS or not isinstance(header.get("kid"), str):
+                raise InvalidToken("Invalid token: not signed the way the identity provider signs")
+            jwt.decode(token, options={**_CLAIMS_ONLY, "require": _REQUIRED}, **checks)
+            key = self.keys.key(header["kid"])
+            claims = jwt.decode(token, key.key, options={"require": _REQUIRED}, **checks)
         except jwt.ExpiredSignatureError as exc:
             raise InvalidToken("Token expired") from exc
-        except (jwt.PyJWTError, jwt.PyJWKClientError) as exc:
+        except jwt.PyJWTError as exc:
             raise InvalidToken(f"Invalid token: {exc}") from exc
         name = claims.get(self.username_claim)
         if not isinstance(name, str) or not name.strip() or ":" in name or len(name) > 200:
@@ -82,26 +88,6 @@ class OidcVerifier:
         if isinstance(value, str):
             return {value}
         return {role for role in value or () if isinstance(role, str)} if isinstance(value, list) else set()
-
-    def _client(self) -> jwt.PyJWKClient:
-        with self._lock:
-            if self._jwks is None:
-                self._jwks = jwt.PyJWKClient(self._jwks_uri(), timeout=TIMEOUT_SEC)
-            return self._jwks
-
-    def _jwks_uri(self) -> str:
-        import httpx  # here, not at the top: httpx imports its CLI (click, rich, pygments), 0.1 s of server start
-
-        url = self.issuer.rstrip("/") + "/.well-known/openid-configuration"
-        try:
-            response = httpx.get(url, timeout=TIMEOUT_SEC)
-            response.raise_for_status()
-            discovery = response.json()
-        except (httpx.HTTPError, ValueError) as exc:
-            raise InvalidToken("The identity provider cannot be reached; retry later") from exc
-        if not isinstance(discovery, dict) or discovery.get("issuer") != self.issuer or not discovery.get("jwks_uri"):
-            raise InvalidToken("The identity provider's discovery document does not match its issuer")
-        return str(discovery["jwks_uri"])
 
 
 class OidcAccounts:

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.e2e.api import data, error
+from tests.support.clients import client_for
 from tests.support.oidc import Issuer
 from tests.support.sdk import last_line_value, run_sdk
 from tests.support.server import ServerProcess, running_server
@@ -154,3 +156,96 @@ def test_the_sdk_logs_in_with_clearml_auth_token(sso_server: ServerProcess, issu
     """
     out = run_sdk(script, creds, tmp_path / "sdk")
     assert last_line_value(out.stdout, "TASKS") == "['via sso']"
+
+
+@pytest.fixture(scope="module")
+def troubled_issuer() -> Iterator[Issuer]:
+    with Issuer(realm="troubled") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def troubled_server(tmp_path_factory: pytest.TempPathFactory, troubled_issuer: Issuer) -> Iterator[ServerProcess]:
+    env = {
+        "CLEARWAY_OIDC_ISSUER": troubled_issuer.url,
+        "CLEARWAY_OIDC_AUDIENCE": "clearway",
+        "CLEARWAY_OIDC_CREATE_USERS": "true",
+        "CLEARWAY_OIDC_RETRY_SEC": "1",
+    }
+    with running_server(tmp_path_factory.mktemp("troubled-sso"), **env) as proc:
+        yield proc
+
+
+def _junk_tokens(issuer: Issuer) -> list[str]:
+    """RS256 tokens that are not the issuer's: forged with its name and a made-up key id, or of other issuers."""
+    forged_key = _foreign_rsa_key()
+    now = int(time.time())
+    forged = [
+        jwt.encode({"iss": issuer.url, "aud": "clearway", "exp": now + 300, "preferred_username": name()},
+                   forged_key, algorithm="RS256", headers={"kid": uuid.uuid4().hex})  # fmt: skip
+        for _ in range(24)
+    ]
+    foreign = [
+        jwt.encode({"iss": f"https://elsewhere.example/{i}", "aud": "clearway", "exp": now + 300},
+                   forged_key, algorithm="RS256", headers={"kid": "k"})  # fmt: skip
+        for i in range(24)
+    ]
+    return forged + foreign
+
+
+def test_an_unreachable_issuer_never_delays_requests_without_oidc(
+    troubled_server: ServerProcess, troubled_issuer: Issuer
+):
+    """48 concurrent junk RS256 tokens against an issuer that answers after 8 s (past the fetch timeout): API-key
+    users are answered as usual meanwhile; the issuer is asked a few times, not once per token; and once it is
+    back, its tokens are accepted again without a restart."""
+    keyed = client_for(troubled_server, troubled_server.user(f"keyed-{uuid.uuid4().hex[:6]}"))
+    troubled_issuer.delay = 8.0
+    outcomes: list[int] = []
+
+    def junk(token: str) -> None:
+        outcomes.append(get_all(troubled_server, token).status_code)
+
+    storm = [threading.Thread(target=junk, args=(t,)) for t in _junk_tokens(troubled_issuer)]
+    storm.append(threading.Thread(target=junk, args=(troubled_issuer.token(name()),)))
+    with keyed:
+        for thread in storm:
+            thread.start()
+        slowest = 0.0
+        while any(thread.is_alive() for thread in storm):
+            started = time.monotonic()
+            assert keyed.get("/tasks.get_all").status_code == 200
+            slowest = max(slowest, time.monotonic() - started)
+        for thread in storm:
+            thread.join()
+    # A liveness bound, far from the 5-15 s stalls an issuer in trouble once caused.
+    assert slowest < 2.5, f"an API-key request waited {slowest:.1f} s behind OIDC trouble"
+    assert outcomes == [401] * len(storm)
+    assert troubled_issuer.hits <= 3, "every junk token made the server ask the issuer"
+
+    troubled_issuer.delay = 0.0
+    valid = troubled_issuer.token(name())
+    deadline = time.monotonic() + 30
+    while get_all(troubled_server, valid).status_code != 200:
+        assert time.monotonic() < deadline, "the issuer's keys were never fetched again after it recovered"
+        time.sleep(0.2)
+
+
+def test_tokens_clearly_not_the_issuers_are_refused_without_asking_it(
+    troubled_server: ServerProcess, troubled_issuer: Issuer
+):
+    troubled_issuer.down = True
+    try:
+        before = troubled_issuer.hits
+        with Issuer(realm="stranger") as stranger:
+            tokens = [
+                stranger.token(name()),  # another issuer
+                troubled_issuer.token(name(), audience="someone-else"),
+                troubled_issuer.token(name(), expires_in=-120),
+                jwt.encode({"iss": troubled_issuer.url, "aud": "clearway"}, _foreign_rsa_key(), algorithm="RS256"),
+            ]
+        for token in tokens:
+            assert error(get_all(troubled_server, token))[:2] == (401, 30)
+        assert troubled_issuer.hits == before
+    finally:
+        troubled_issuer.down = False

@@ -16,9 +16,15 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 
 class Issuer:
-    """Serves ``<url>/.well-known/openid-configuration`` and ``<url>/certs``; mints tokens with its keys."""
+    """Serves ``<url>/.well-known/openid-configuration`` and ``<url>/certs``; mints tokens with its keys.
+
+    ``delay`` makes every answer that many seconds late and ``down`` makes it a 503, to play an issuer in trouble;
+    ``hits`` counts the requests it was sent."""
 
     def __init__(self, realm: str = "test") -> None:
+        self.delay = 0.0
+        self.down = False
+        self.hits = 0
         self.keys: dict[str, Any] = {
             "RS256": rsa.generate_private_key(public_exponent=65537, key_size=2048),
             "ES256": ec.generate_private_key(ec.SECP256R1()),
@@ -28,6 +34,11 @@ class Issuer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+                issuer.hits += 1
+                time.sleep(issuer.delay)  # an issuer that answers late (a test double: no deadline to poll)
+                if issuer.down:
+                    self.send_error(503)
+                    return
                 if self.path.endswith("/.well-known/openid-configuration"):
                     body = {"issuer": issuer.url, "jwks_uri": f"{issuer.url}/certs"}
                 elif self.path.endswith("/certs"):
@@ -45,7 +56,7 @@ class Issuer:
             def log_message(self, *_args: Any) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _QuietServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/realms/{realm}"
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
@@ -91,3 +102,12 @@ class Issuer:
         }
         key = signing_key or self.keys[alg]
         return jwt.encode(payload, key, algorithm=alg, headers={"kid": self.kids[alg]})
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A client that gave up on a late answer is expected here, not an error to print."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass
