@@ -106,9 +106,6 @@ def users_create(
         raise typer.Exit(2)
     services = _services()
     org_doc = services.stores.identity.ensure_org(org)
-    if services.stores.identity.find_user(name, org_doc["id"]) is not None:
-        typer.echo(f"User {name} already exists in {org}", err=True)
-        raise typer.Exit(1)
     user = _run(lambda: services.accounts.create_user(operator(org_doc["id"]), name, Role(role)))
     typer.echo(f"Created {role} {name} ({user['id']}) in {org}")
 

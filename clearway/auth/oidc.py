@@ -123,7 +123,10 @@ class OidcAccounts:
 
     def _sync(self, user: OidcUser, client_ip: str | None) -> str:
         org = self.stores.identity.ensure_org(self.organization)
-        found = self.stores.identity.find_user(user.name, org["id"])
+        found = self.stores.identity.find_user(user.name)
+        if found is not None and found["org_id"] != org["id"]:
+            # The name is a user of another organisation: never someone else's account, never a second one.
+            raise InvalidCredentials()
         if found is None:
             if not self.create:
                 raise InvalidCredentials()

@@ -42,8 +42,9 @@ class Accounts:
         name = _clean_name(name)
         password_hash = hash_secret(_check_password(password)) if password is not None else None
         with self.stores.transaction():
-            if self.stores.identity.find_user(name, identity.org_id) is not None:
-                raise Conflict(f"User {name} already exists")
+            # Names are unique across the server: the same answer whichever organisation has the name.
+            if self.stores.identity.find_user(name) is not None:
+                raise Conflict(f"A user named {name!r} already exists (names are unique across the server)")
             user = self.stores.identity.create_user(identity.org_id, name, role.value, password_hash)
             self.audit.record(Action.USER_CREATE, actor=identity, target=user["id"], name=name, new_role=role.value)
         return user

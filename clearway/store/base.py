@@ -65,11 +65,12 @@ class IdentityStore(ABC):
         """The organisation of that name, created if missing."""
 
     @abstractmethod
-    def create_user(self, org_id: str, name: str, role: str, password_hash: str | None = None) -> Doc: ...
+    def create_user(self, org_id: str, name: str, role: str, password_hash: str | None = None) -> Doc:
+        """A new user; Conflict when the name is taken (names are unique across the server)."""
 
     @abstractmethod
-    def find_user(self, name: str, org_id: str | None = None) -> Doc | None:
-        """A user by name (in one organisation, or in any when the name is unique)."""
+    def find_user(self, name: str) -> Doc | None:
+        """The user of that name, whatever its organisation (names are unique across the server)."""
 
     @abstractmethod
     def get_user(self, user_id: str) -> Doc | None: ...

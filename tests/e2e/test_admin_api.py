@@ -170,3 +170,19 @@ def test_the_operator_cli_manages_passwords_roles_groups_shares_allowlists_and_r
     ghost = f"GHOST{uuid.uuid4().hex[:10].upper()}"
     basic_login(server, ghost, "nothing")
     assert ghost in server.cli("audit", "list", "--unattributed", "--action", "auth.login_failed").stdout
+
+
+def test_a_user_name_is_one_user_across_every_organisation(server: ServerProcess, boss):
+    """Another organisation's admin cannot take a name: login, the command line and SSO keep meaning one user."""
+    name = unique("alice")
+    alice = boss.post("/admin/api/users", json={"name": name, "password": "alice's password"}).json()
+    other_admin = server.user(unique("org-b-admin"), "admin", org=unique("org-b"))
+    with client_for(server, other_admin) as other:
+        taken = assert_problem(other.post("/admin/api/users", json={"name": name, "password": "not alice!"}), 409)
+        assert "unique across the server" in taken["detail"]
+        assert assert_problem(boss.post("/admin/api/users", json={"name": name}), 409)["detail"] == taken["detail"]
+    assert server.cli("users", "create", name, "--org", unique("org-c"), check=False).returncode == 1
+    assert basic_login(server, name, "alice's password").status_code == 200
+    assert basic_login(server, name, "not alice!").status_code == 401
+    assert "is now agent" in server.cli("users", "set-role", name, "agent").stdout
+    assert boss.get(f"/admin/api/users/{alice['id']}").json()["role"] == "agent"

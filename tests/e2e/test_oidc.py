@@ -89,6 +89,16 @@ def test_the_roles_claim_makes_admins_and_follows_the_issuer(sso_server: ServerP
     assert changes[0] == ("admin", "user") and all(e["detail"]["via"] == "oidc" for e in entries["entries"])
 
 
+def test_a_name_of_another_organisations_user_is_never_mapped_to_it(sso_server: ServerProcess, issuer: Issuer):
+    """Names are unique across the server: an SSO name that is another organisation's user is refused, neither
+    logged in as that user nor created a second time."""
+    who = name()
+    sso_server.user(who, org=f"not-sso-{uuid.uuid4().hex[:6]}")
+    code, subcode, _ = error(get_all(sso_server, issuer.token(who)))
+    assert (code, subcode) == (401, 22)
+    assert error(httpx.get(f"{sso_server.url}/auth.login", headers={"Authorization": f"Bearer {issuer.token(who)}"}))
+
+
 def test_a_flat_roles_claim_is_not_read_unless_configured(sso_server: ServerProcess, issuer: Issuer):
     token = issuer.token(name(), roles=[], roles_flat=["clearway-admin"])
     assert (

@@ -1,13 +1,15 @@
 """Applying every migration gives exactly the schema the code declares."""
 
+import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, select
 
 from clearway.store import migrations
-from clearway.store.sql.schema import metadata
+from clearway.store.sql.schema import metadata, organizations, users
 from tests.support.databases import fresh_database
 
 
@@ -23,3 +25,25 @@ def test_migrations_produce_the_declared_schema(tmp_path: Path):
         finally:
             engine.dispose()
     assert diff == []
+
+
+def test_upgrading_makes_user_names_unique_across_organisations(tmp_path: Path):
+    """Before 0002 a name was unique per organisation: the oldest user keeps it, later ones get ``@organisation``."""
+    with fresh_database(tmp_path) as url:
+        migrations.upgrade(url, "0001")
+        engine = create_engine(url)
+        try:
+            now = datetime.now(UTC)
+            with engine.begin() as conn:
+                for org in ("A", "B", "C"):
+                    conn.execute(organizations.insert().values(id=org * 32, name=org, created=now))
+                people = [("A", "alice"), ("B", "alice"), ("C", "alice"), ("B", "alice@A"), ("A", "bob")]
+                for i, (org, name) in enumerate(people):
+                    row = {"id": uuid.uuid4().hex, "org_id": org * 32, "name": name, "role": "user"}
+                    conn.execute(users.insert().values(**row, created=now + timedelta(seconds=i)))
+            migrations.upgrade(url)
+            with engine.connect() as conn:
+                names = dict(conn.execute(select(users.c.name, users.c.org_id)).all())
+        finally:
+            engine.dispose()
+    assert names == {"alice": "A" * 32, "alice@A": "B" * 32, "alice@B": "B" * 32, "alice@C": "C" * 32, "bob": "A" * 32}

@@ -5,8 +5,10 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from clearway.domain.identity import Identity, Role
+from clearway.errors import Conflict
 from clearway.store.base import Doc, IdentityStore, KeyRecord
 from clearway.store.sql.database import Database
 from clearway.store.sql.schema import api_keys, organizations, users
@@ -35,17 +37,17 @@ class SqlIdentityStore(IdentityStore):
             "password_hash": password_hash,
             "created": utcnow(),
         }
-        with self.db.transaction() as conn:
-            conn.execute(insert(users).values(**values))
+        try:
+            with self.db.transaction() as conn:
+                conn.execute(insert(users).values(**values))
+        except IntegrityError as exc:
+            raise Conflict(f"A user named {name!r} already exists") from exc
         return _user_doc(values)
 
-    def find_user(self, name: str, org_id: str | None = None) -> Doc | None:
-        stmt = select(users).where(users.c.name == name)
-        if org_id is not None:
-            stmt = stmt.where(users.c.org_id == org_id)
+    def find_user(self, name: str) -> Doc | None:
         with self.db.read() as conn:
-            rows = conn.execute(stmt.limit(2)).mappings().all()
-        return _user_doc(rows[0]) if len(rows) == 1 else None
+            row = conn.execute(select(users).where(users.c.name == name)).mappings().first()
+        return _user_doc(row) if row else None
 
     def get_user(self, user_id: str) -> Doc | None:
         with self.db.read() as conn:

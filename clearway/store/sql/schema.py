@@ -51,7 +51,9 @@ users = Table(
     Column("role", String(16), nullable=False),
     Column("password_hash", Text, nullable=True),
     Column("created", Timestamp, nullable=False),
-    UniqueConstraint("org_id", "name"),
+    # Names are unique across the server: one name is one user at password login, on the command line and for
+    # single sign-on, whatever the organisation.
+    UniqueConstraint("name"),
 )
 
 api_keys = Table(

@@ -1,0 +1,53 @@
+"""security hardening: user names unique across the server
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-29
+"""
+
+from alembic import op
+import sqlalchemy as sa
+
+revision = '0002'
+down_revision = '0001'
+branch_labels = None
+depends_on = None
+
+_users = sa.table("users", sa.column("id"), sa.column("org_id"), sa.column("name"), sa.column("created"))
+_orgs = sa.table("organizations", sa.column("id"), sa.column("name"))
+
+
+def upgrade() -> None:
+    _rename_duplicate_user_names()
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_constraint('uq_users_org_id_name', type_='unique')
+        batch_op.create_unique_constraint(batch_op.f('uq_users_name'), ['name'])
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('uq_users_name'), type_='unique')
+        batch_op.create_unique_constraint('uq_users_org_id_name', ['org_id', 'name'])
+
+
+def _rename_duplicate_user_names() -> None:
+    """Names become unique across the server: the oldest user keeps a shared name, later ones become
+    ``name@organisation`` (or ``name@organisation-2``...)."""
+    conn = op.get_bind()
+    rows = conn.execute(
+        sa.select(_users.c.id, _users.c.name, _orgs.c.name.label("org"))
+        .join(_orgs, _orgs.c.id == _users.c.org_id)
+        .order_by(_users.c.created, _users.c.id)
+    ).all()
+    taken = {row.name for row in rows}
+    kept: set[str] = set()
+    for row in rows:
+        if row.name not in kept:
+            kept.add(row.name)
+            continue
+        base = f"{row.name}@{row.org}"[:190]
+        new, n = base, 2
+        while new in taken:
+            new, n = f"{base}-{n}", n + 1
+        taken.add(new)
+        conn.execute(sa.update(_users).where(_users.c.id == row.id).values(name=new))
