@@ -56,7 +56,7 @@ class Services:
         return cls(
             settings=settings,
             stores=stores,
-            auth=Authenticator(stores, settings, audit, Impersonation(stores, workers)),
+            auth=Authenticator(stores, settings, audit, Impersonation(stores)),
             projects=Projects(stores),
             tasks=tasks,
             events=Events(stores, settings.max_events_per_batch),

@@ -22,6 +22,12 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8008
     token_ttl_sec: int = Field(default=30 * 24 * 3600, description="Lifetime of tokens from auth.login.")
+    acting_token_ttl_sec: int = Field(
+        default=70 * 60,
+        gt=0,
+        description="Lifetime of a token an agent gets to act for a task's owner (the SDK renews a token an hour "
+        "before it expires, so 70 minutes means a renewal, with the grant checked again, every 10 minutes).",
+    )
     max_request_bytes: int = Field(default=32 * 1024 * 1024, description="Largest API request body.")
     max_events_per_batch: int = Field(default=100_000, description="Most events in one events.add_batch.")
     max_page_size: int = Field(default=10_000, description="Largest page a get_all may ask for.")

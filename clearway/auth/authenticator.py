@@ -41,7 +41,7 @@ class Authenticator:
         self.impersonation = impersonation
         self.settings = settings
         self.audit = audit
-        self.sessions = Sessions(stores, settings.key_cache_sec)
+        self.sessions = Sessions(stores, settings.key_cache_sec, impersonation)
         self.throttle = LoginThrottle(
             settings.login_max_failures_per_key,
             settings.login_max_failures_per_address,
@@ -55,7 +55,8 @@ class Authenticator:
         a still-valid token of ours, or for an access token of the OIDC issuer (``CLEARML_AUTH_TOKEN``).
 
         ``act_as`` (the ``X-Clearml-Impersonate-As`` header of ``clearml-agent --use-owner-token``) asks for a
-        token of a task's owner; such a token is renewed only while the agent may still act for the owner."""
+        token of the owner of a task the agent holds, for that task; such a token is short-lived
+        (``acting_token_ttl_sec``) and renewed only while the agent still holds the task."""
         scheme, _, value = (authorization or "").partition(" ")
         if not value:
             raise MissingCredentials()
@@ -70,11 +71,13 @@ class Authenticator:
         if act_as or session.identity.impersonator:
             session = self._act_for(session, act_as or session.identity.user_id)
         identity = self._admit(session, client_ip)
-        self.audit.record(Action.LOGIN, actor=identity, method=method)
+        acting_task = {"task": identity.acting_task} if identity.acting_task else {}
+        self.audit.record(Action.LOGIN, actor=identity, method=method, **acting_task)
+        acting = identity.impersonator is not None
         return issue_token(
             identity,
             self.settings.signing_secret,
-            self.settings.token_ttl_sec,
+            self.settings.acting_token_ttl_sec if acting else self.settings.token_ttl_sec,
             impersonator=identity.impersonator,
             password=session.password,
         )
@@ -164,22 +167,28 @@ class Authenticator:
         if not key and claims.get("pwd") != session.password:
             raise InvalidToken("Token's password was changed")
         if impersonator:
-            session = self.sessions.acting_for(session, user_id)
+            # Checked again on every request (sessions are cached for key_cache_sec): the grant ends when the agent
+            # no longer holds the task the token was issued for. Tokens without a task grant nothing.
+            task = claims.get("task")
+            session = self.sessions.acting_for(session, user_id, task) if isinstance(task, str) else None
             if session is None:
-                raise InvalidToken("Token's user no longer exists")
+                raise InvalidToken("The agent no longer runs a task of this user")
         return session
 
     def _act_for(self, session: Session, owner_id: str) -> Session:
         agent: Session | None = session
-        if session.identity.impersonator is not None:  # renewing: check again as the agent
+        task_id = None
+        if session.identity.impersonator is not None:  # renewing: check again as the agent, for the same task
             agent_key = session.identity.access_key
             agent = self.sessions.for_key(agent_key) if agent_key else None
+            task_id = session.identity.acting_task
+            if owner_id != session.identity.user_id:
+                agent = None
         if agent is None or self.impersonation is None:
             raise Forbidden("Acting for another user is not possible with these credentials")
-        self.impersonation.act_for(agent.identity, owner_id)
-        acting = self.sessions.acting_for(agent, owner_id)
+        acting = self.sessions.acting_for(agent, owner_id, task_id, fresh=True)
         if acting is None:
-            raise Forbidden(f"Cannot act for user {owner_id}")
+            raise self.impersonation.refusal(agent.identity, owner_id)
         return acting
 
     def _oidc_session(self, token: str, client_ip: str | None) -> Session:

@@ -12,9 +12,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from clearway.domain.access import acting_identity
 from clearway.domain.allowlists import AddressPolicy
 from clearway.domain.identity import Identity, Role
+from clearway.domain.ids import looks_like_id
+from clearway.domain.impersonation import Impersonation
 from clearway.store.base import Stores
 
 
@@ -35,8 +36,15 @@ class Session:
 
 
 class Sessions:
-    def __init__(self, stores: Stores, ttl_sec: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        stores: Stores,
+        ttl_sec: float,
+        impersonation: Impersonation | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.stores = stores
+        self.impersonation = impersonation
         self.ttl_sec = ttl_sec
         self.clock = clock
         self._cache: dict[tuple[str, str], tuple[float, Session | None]] = {}
@@ -63,22 +71,28 @@ class Sessions:
 
         return self._cached(("user", user_id), load, fresh)
 
-    def acting_for(self, caller: Session, owner_id: str) -> Session | None:
-        """An agent acting for a task's owner (``--use-owner-token``): the owner's records, the agent's policy."""
-        owner = self.for_user(owner_id)
-        if owner is None or owner.identity.org_id != caller.identity.org_id:
+    def acting_for(
+        self, agent: Session, owner_id: str, task_id: str | None = None, *, fresh: bool = False
+    ) -> Session | None:
+        """An agent acting for the owner of a task it holds (``--use-owner-token``), with the agent's address
+        policy; None when it holds no such task. With ``task_id`` (the task a token was issued for) the answer is
+        cached like a key's, unless ``fresh`` (a login: checked now); without (a first login naming only the
+        owner) the task it took last is looked up now."""
+        if self.impersonation is None:
             return None
-        identity = acting_identity(caller.identity, owner.identity)
-        shares = owner.identity
-        return Session(
-            replace(
-                identity,
-                group_ids=shares.group_ids,
-                shared_read=shares.shared_read,
-                shared_write=shares.shared_write,
-            ),
-            caller.policy,
-        )
+        impersonation = self.impersonation
+
+        def load() -> Session | None:
+            owner = self.for_user(owner_id) if looks_like_id(owner_id) else None
+            task = impersonation.held_task(agent.identity, owner.identity if owner else None, task_id)
+            if owner is None or task is None:
+                return None
+            return Session(impersonation.act_for(agent.identity, owner.identity, task), agent.policy)
+
+        if task_id is None:
+            return load()
+        who = agent.identity.access_key or agent.identity.user_id
+        return self._cached(("acting", f"{who}\x00{owner_id}\x00{task_id}"), load, fresh)
 
     def _complete(self, identity: Identity) -> Session:
         if identity.role is not Role.ADMIN:

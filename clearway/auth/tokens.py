@@ -49,6 +49,7 @@ def issue_token(
     }
     if impersonator:
         claims["impersonator"] = impersonator
+        claims["task"] = identity.acting_task  # the one task the agent acts for the owner in
     if not identity.access_key:
         claims["pwd"] = password
     return jwt.encode(claims, secret, algorithm=_ALGORITHM)

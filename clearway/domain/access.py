@@ -5,7 +5,6 @@ Stores never decide access; they take the :class:`Scope` computed here and apply
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -18,39 +17,91 @@ class Scope:
 
     org_id: str
     owner_ids: frozenset[str] | None = None  # None: every owner in the organisation
-    # Also every record that went through a queue, whoever owns it: tasks queued in or taken from a queue, and
-    # the projects they are in. Stores that hold no such records ignore it.
-    via_queue: bool = False
     # Also every record in these projects (shared with the caller), and every record in a project that one of
     # ``owner_ids`` owns. Stores whose records are not in projects ignore it.
     project_ids: frozenset[str] = frozenset()
+    # An agent's reach into other users' tasks: those it holds (``agent_id``: it took them from a queue and runs
+    # them, while one of its workers is alive); with ``waiting`` also every task waiting in a queue; with
+    # ``their_projects`` the projects of those tasks as well. Stores that hold no such records ignore them.
+    agent_id: str | None = None
+    waiting: bool = False
+    their_projects: bool = False
+    # An agent acting for a task's owner: that task (``task_ids``) and the records in these projects and their
+    # subprojects of the same owner (``project_trees``).
+    task_ids: frozenset[str] = frozenset()
+    project_trees: frozenset[str] = frozenset()
 
     def allows_owner(self, owner_id: str) -> bool:
         return self.owner_ids is None or owner_id in self.owner_ids
 
 
 def read_scope(identity: Identity) -> Scope:
-    """What the caller may see. Admins see their organisation; users see their own work; agents see their own
-    records and the tasks sent to queues (with their projects), which is what they need to run them."""
+    """What the caller may see. Admins see their organisation; users see their own work and what is shared with
+    them; agents see their own records, the tasks waiting in queues and the tasks they hold, with their projects
+    (what they need to pick and run them). An agent acting for a task's owner reads as the owner: the SDK in the
+    task reads the owner's datasets, models and tasks."""
     if identity.role is Role.ADMIN:
         return Scope(org_id=identity.org_id)
     own = frozenset({identity.user_id})
     shared = identity.shared_read | identity.shared_write
     if identity.role is Role.AGENT:
-        return Scope(org_id=identity.org_id, owner_ids=own, via_queue=True, project_ids=shared)
+        return Scope(
+            org_id=identity.org_id,
+            owner_ids=own,
+            project_ids=shared,
+            agent_id=identity.user_id,
+            waiting=True,
+            their_projects=True,
+        )
     return Scope(org_id=identity.org_id, owner_ids=own, project_ids=shared)
 
 
 def write_scope(identity: Identity) -> Scope:
-    """What the caller may change: what it may see, except projects shared with it read-only."""
+    """What the caller may change: what it may see, except projects shared with it read-only. An agent changes
+    only its own records and the tasks it holds (never their projects, never a task still waiting); acting for a
+    task's owner, only that task and the records in its project."""
+    if identity.acting_task is not None:
+        trees = frozenset({identity.acting_project}) if identity.acting_project else frozenset()
+        return Scope(org_id=identity.org_id, owner_ids=frozenset(), task_ids=frozenset({identity.acting_task}),
+                     project_trees=trees)  # fmt: skip
+    if identity.role is Role.AGENT:
+        return Scope(
+            org_id=identity.org_id,
+            owner_ids=frozenset({identity.user_id}),
+            project_ids=identity.shared_write,
+            agent_id=identity.user_id,
+        )
     return replace(read_scope(identity), project_ids=identity.shared_write)
 
 
+def enqueue_scope(identity: Identity) -> Scope:
+    """The tasks the caller may put into a queue: those it may change as their owner, as a writer of their
+    project or as an admin; never through holding a task (an agent cannot send a user's task to itself)."""
+    return replace(write_scope(identity), agent_id=None)
+
+
 def manage_scope(identity: Identity) -> Scope:
-    """What the caller may delete or share: its own records (an admin: the organisation's), never shared ones."""
+    """What the caller may delete or share: its own records (an admin: the organisation's), never shared ones,
+    and nothing while acting for another user."""
+    if identity.acting_task is not None:
+        return Scope(org_id=identity.org_id, owner_ids=frozenset())
     if identity.role is Role.ADMIN:
         return Scope(org_id=identity.org_id)
     return Scope(org_id=identity.org_id, owner_ids=frozenset({identity.user_id}))
+
+
+def may_create_outside_projects(identity: Identity) -> bool:
+    """Whether the caller may create a task or model in no project. Not while acting for another user: what an
+    agent creates for a task's owner goes into that task's project."""
+    return identity.acting_task is None
+
+
+def may_create_project(identity: Identity, name: str, acting_project_name: str | None) -> bool:
+    """Whether the caller may create a project of that name: anyone, except an agent acting for a task's owner,
+    which creates only subprojects of the task's project (``acting_project_name``) (a dataset made by the task)."""
+    if identity.acting_task is None:
+        return True
+    return acting_project_name is not None and name.startswith(acting_project_name + "/")
 
 
 def system_scope(org_id: str) -> Scope:
@@ -89,26 +140,23 @@ def worker_write_scope(identity: Identity) -> Scope:
     return Scope(org_id=identity.org_id, owner_ids=frozenset({identity.user_id}))
 
 
-def may_act_for(caller: Identity, owner: Identity, served_queues: Iterable[str], owner_tasks: Iterable[Any]) -> bool:
-    """Whether ``caller`` may log in as ``owner`` (``clearml-agent --use-owner-token``).
-
-    Only an agent (or an admin running one), in the owner's organisation, and only while the owner has a task
-    queued in, or running from, a queue that the agent serves (``served_queues``: the queues of its live workers).
-    ``owner_tasks`` are the owner's queued and running tasks. The result acts with :func:`acting_identity`.
-    """
+def may_act_for(caller: Identity, owner: Identity) -> bool:
+    """Whether ``caller`` may ask to act for ``owner`` at all (``clearml-agent --use-owner-token``): only an agent
+    (or an admin running one), in the owner's organisation, not already acting for someone. It then acts only for
+    a task of the owner it holds (:mod:`clearway.domain.impersonation`), with :func:`acting_identity`."""
     if caller.role not in (Role.ADMIN, Role.AGENT) or caller.impersonator is not None:
         return False
-    if owner.org_id != caller.org_id:
-        return False
-    served = set(served_queues)
-    return any(
-        task.get("status") in ("queued", "in_progress") and (task.get("execution") or {}).get("queue") in served
-        for task in owner_tasks
-    )
+    return owner.org_id == caller.org_id
 
 
-def acting_identity(caller: Identity, owner: Identity) -> Identity:
-    """Who the caller becomes when acting for ``owner``: the owner's records, never an admin's reach."""
+def may_write_into(identity: Identity, project: dict[str, Any]) -> bool:
+    """Whether the owner whose identity this is may put records into ``project``: its own, or shared read-write."""
+    return project.get("user") == identity.user_id or project.get("id") in identity.shared_write
+
+
+def acting_identity(caller: Identity, owner: Identity, task_id: str, project_id: str | None) -> Identity:
+    """Who the caller becomes when acting for ``owner`` for the task ``task_id`` it holds: the owner's reads (with
+    the owner's shares), writes bound to the task and ``project_id``, never an admin's reach."""
     return Identity(
         user_id=owner.user_id,
         user_name=owner.user_name,
@@ -118,6 +166,11 @@ def acting_identity(caller: Identity, owner: Identity) -> Identity:
         client_ip=caller.client_ip,
         access_key=caller.access_key,
         impersonator=caller.user_id,
+        group_ids=owner.group_ids,
+        shared_read=owner.shared_read,
+        shared_write=owner.shared_write,
+        acting_task=task_id,
+        acting_project=project_id,
     )
 
 

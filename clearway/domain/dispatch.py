@@ -1,7 +1,9 @@
-"""A task's way through a queue: enqueued by its owner, taken by an agent, dequeued, stopped.
+"""A task's way through a queue: enqueued by whoever may change it, taken by an agent, dequeued, stopped.
 
 Invariant: a task has a queue entry only while its status is ``queued``. ``execution.queue`` names the queue it was
-last sent to, and stays set once an agent took it (it is how agents may see the tasks they run: see access.py).
+last sent to. The agent that takes a task holds it while it is queued or in progress and one of the agent's workers
+is alive (the task store records it): that is all an agent may change of other users' work, and the only task it
+may act for the owner of (see access.py, impersonation.py). Sending a task to a queue again ends the hold.
 
 Lock order, everywhere: a task's queue entry before the task itself (taking the next task can only do it that way),
 so that on PostgreSQL an agent taking a task never deadlocks with its owner re-enqueueing or stopping it.
@@ -9,7 +11,15 @@ so that on PostgreSQL an agent taking a task never deadlocks with its owner re-e
 
 from __future__ import annotations
 
-from clearway.domain.access import Scope, may_take_tasks, may_use_queue, queue_write_scope, system_scope, write_scope
+from clearway.domain.access import (
+    Scope,
+    enqueue_scope,
+    may_take_tasks,
+    may_use_queue,
+    queue_write_scope,
+    system_scope,
+    write_scope,
+)
 from clearway.domain.identity import Identity
 from clearway.domain.queues import Queues
 from clearway.domain.task_status import Status, apply_status, check_transition
@@ -70,7 +80,10 @@ class Dispatch:
                 raise Forbidden(f"You may not enqueue into queue {queue['name']!r}")
             self.tasks.get(identity, task_id)  # an unknown task is refused before its entry is written
             entry, moved_from = self.stores.queue_entries.push(queue["id"], task_id, utcnow())
-            task = self.tasks.mutate(identity, task_id, mutate)
+            # Only whoever may change the task as its owner, a writer of its project or an admin sends it to a
+            # queue: an agent may not send a user's task to itself and so come to hold it.
+            task = self.tasks.mutate(identity, task_id, mutate, scope=enqueue_scope(identity))
+            self.stores.tasks.hold(task_id, None)
             self._record(entry.queue, moved_from)
         return task
 
@@ -130,6 +143,7 @@ class Dispatch:
                 task = self.stores.tasks.update(scope, entry.task, _touch_if_queued)
                 self._record(entry.queue)
                 if task is not None and task["status"] == Status.QUEUED:
+                    self.stores.tasks.hold(entry.task, identity.user_id, utcnow())
                     return entry, task
         return None
 

@@ -12,14 +12,14 @@ from collections.abc import Callable
 from typing import Any
 
 from clearway.domain import task_fields
-from clearway.domain.access import read_scope, write_scope
+from clearway.domain.access import may_create_outside_projects, read_scope, write_scope
 from clearway.domain.documents import MAX_NAME, check_lengths, project_fields
 from clearway.domain.identity import Identity
 from clearway.domain.ids import new_id
 from clearway.domain.query import ListQuery
 from clearway.domain.task_status import Status
 from clearway.domain.tasks import Tasks
-from clearway.errors import InvalidModelId, InvalidProjectId, InvalidTaskId, ModelIsReady, ValidationFailed
+from clearway.errors import Forbidden, InvalidModelId, InvalidProjectId, ModelIsReady, ValidationFailed
 from clearway.store.base import Doc, Stores
 from clearway.timeutil import now_iso
 
@@ -98,9 +98,9 @@ class Models:
             **fields,
         }
         with self.stores.transaction():
-            self._check_references(identity, doc)
             if doc["task"] and not doc["project"]:
                 doc["project"] = self.tasks.get(identity, doc["task"]).get("project")
+            self._check_references(identity, doc)
             return self.stores.models.insert(identity.org_id, identity.user_id, doc)
 
     def edit(self, identity: Identity, model_id: str, fields: dict[str, Any]) -> Doc:
@@ -110,7 +110,7 @@ class Models:
             if doc.get("ready") and "uri" in fields and fields["uri"] != doc.get("uri"):
                 raise ModelIsReady("The model is published: its weights (uri) cannot change", id=model_id)
             new = {**doc, **fields, "last_update": now_iso()}
-            self._check_references(identity, new)
+            self._check_references(identity, new, before=doc)
             return new
 
         return self._mutate(identity, model_id, mutate)
@@ -213,14 +213,25 @@ class Models:
             raise InvalidModelId(id=model_id)
         return doc
 
-    def _check_references(self, identity: Identity, doc: Doc) -> None:
-        scope = read_scope(identity)
-        if doc.get("project") and self.stores.projects.get(scope, doc["project"]) is None:
-            raise InvalidProjectId(id=doc["project"])
-        if doc.get("task") and self.stores.tasks.get(scope, doc["task"]) is None:
-            raise InvalidTaskId(id=doc["task"])
-        if doc.get("parent") and self.stores.models.get(scope, doc["parent"]) is None:
+    def _check_references(self, identity: Identity, doc: Doc, before: Doc | None = None) -> None:
+        """A model goes only onto a task, and into a project, that the caller may change (or into the project of
+        the task it goes onto): a read-only share never lets anyone add to the owner's listings. Its parent model
+        the caller need only see. References left as they were are not checked again."""
+
+        def changed(key: str) -> bool:
+            return bool(doc.get(key)) and (before is None or before.get(key) != doc.get(key))
+
+        task = self.stores.tasks.get(write_scope(identity), doc["task"]) if doc.get("task") else None
+        if changed("task") and task is None:
+            raise self.tasks.why_not_writable(identity, doc["task"])
+        in_task_project = task is not None and task.get("project") == doc.get("project")
+        if changed("project") and not in_task_project:
+            if self.stores.projects.get(write_scope(identity), doc["project"]) is None:
+                raise InvalidProjectId(id=doc["project"])
+        if changed("parent") and self.stores.models.get(read_scope(identity), doc["parent"]) is None:
             raise InvalidModelId("Invalid parent model id", id=doc["parent"])
+        if before is None and not doc.get("project") and not may_create_outside_projects(identity):
+            raise Forbidden("Acting for a task's owner, models are created only in that task's project")
 
 
 def _ready(doc: Doc) -> Doc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from clearway.domain.access import manage_scope, read_scope, write_scope
+from clearway.domain.access import manage_scope, may_create_project, read_scope, write_scope
 from clearway.domain.documents import MAX_NAME, check_lengths, project_fields
 from clearway.domain.identity import Identity
 from clearway.domain.ids import new_id
@@ -23,6 +23,8 @@ class Projects:
 
     def create(self, identity: Identity, fields: dict[str, Any]) -> Doc:
         name = _clean_name(fields.get("name"))
+        if not may_create_project(identity, name, self._acting_project_name(identity)):
+            raise Forbidden("Acting for a task's owner, projects are created only below that task's project")
         with self.stores.transaction():
             if self._find_by_name(identity, name) is not None:
                 raise ProjectExists(f"Project named {name!r} already exists")
@@ -48,6 +50,9 @@ class Projects:
         def mutate(doc: Doc) -> Doc:
             return {**doc, **changes, "last_update": now_iso()}
 
+        if identity.acting_task is not None and project_id == identity.acting_project:
+            # Running a task never needs to change its project (its output destination above all).
+            raise Forbidden("Acting for a task's owner, the task's own project cannot be changed")
         with self.stores.transaction():
             if "name" in changes:
                 existing = self._find_by_name(identity, changes["name"])
@@ -77,6 +82,12 @@ class Projects:
                     self.stores.tasks.update(scope, task["id"], lambda doc: {**doc, "project": None})
             self.stores.projects.delete(scope, project_id)
         return {"deleted": 1, "deleted_tasks": deleted_tasks, "disassociated_tasks": len(tasks) - deleted_tasks}
+
+    def _acting_project_name(self, identity: Identity) -> str | None:
+        if identity.acting_project is None:
+            return None
+        project = self.stores.projects.get(read_scope(identity), identity.acting_project)
+        return project["name"] if project else None
 
     def _not_changeable(self, identity: Identity, project_id: str) -> ClearwayError:
         if self.stores.projects.get(read_scope(identity), project_id) is not None:

@@ -6,7 +6,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from clearway.domain.access import read_scope, write_scope
+from clearway.domain.access import Scope, may_create_outside_projects, read_scope, write_scope
 from clearway.domain.documents import MAX_NAME, check_lengths, merge_one_level, project_fields
 from clearway.domain.identity import Identity
 from clearway.domain.ids import new_id
@@ -138,12 +138,14 @@ class Tasks:
 
         return self.mutate(identity, task_id, mutate)
 
-    def mutate(self, identity: Identity, task_id: str, mutate: Callable[[Doc], Doc]) -> Doc:
-        """Apply ``mutate`` to the task atomically, with the caller's write scope."""
+    def mutate(
+        self, identity: Identity, task_id: str, mutate: Callable[[Doc], Doc], scope: Scope | None = None
+    ) -> Doc:
+        """Apply ``mutate`` to the task atomically, with the caller's write scope (or ``scope``)."""
         with self.stores.transaction():
-            doc = self.stores.tasks.update(write_scope(identity), task_id, mutate)
+            doc = self.stores.tasks.update(scope or write_scope(identity), task_id, mutate)
         if doc is None:
-            raise self._not_writable(identity, task_id)
+            raise self.why_not_writable(identity, task_id)
         return doc
 
     def change_status(
@@ -223,7 +225,7 @@ class Tasks:
             if doc["status"] == Status.IN_PROGRESS and not force:
                 raise InvalidTaskStatus("Task is in progress; pass force to delete it", status=doc["status"])
             if not self.stores.tasks.delete(write_scope(identity), task_id):
-                raise self._not_writable(identity, task_id)
+                raise self.why_not_writable(identity, task_id)
             self.stores.events.delete_task_events(task_id)
 
     def add_system_tag(self, identity: Identity, task_id: str, tag: str) -> Doc:
@@ -235,10 +237,10 @@ class Tasks:
 
         return self.mutate(identity, task_id, mutate)
 
-    def _not_writable(self, identity: Identity, task_id: Any) -> ClearwayError:
-        """Why a write found no task: it is only shared read-only with the caller, or it is not there for it."""
+    def why_not_writable(self, identity: Identity, task_id: Any) -> ClearwayError:
+        """Why a write found no task: the caller may only read it, or it is not there for the caller."""
         if isinstance(task_id, str) and self.stores.tasks.get(read_scope(identity), task_id) is not None:
-            return Forbidden("The task is shared with you read-only")
+            return Forbidden("You may read this task but not change it")
         return InvalidTaskId(id=task_id)
 
     def _check_references(self, identity: Identity, doc: Doc, before: Doc | None = None) -> None:
@@ -254,6 +256,8 @@ class Tasks:
         # A task goes only into a project the caller may write to (its own, or one shared read-write).
         if project and moved and self.stores.projects.get(write_scope(identity), project) is None:
             raise InvalidProjectId(id=project)
+        if not project and before is None and not may_create_outside_projects(identity):
+            raise Forbidden("Acting for a task's owner, tasks are created only in that task's project")
 
 
 def _normalise(fields: dict[str, Any]) -> dict[str, Any]:

@@ -218,6 +218,7 @@ class Workers:
         self.stores.tasks.update(
             write_scope(identity), task_id, lambda d: {**d, "last_worker": worker_id, "last_worker_report": now}
         )
+        self.stores.tasks.held_on(task_id, identity.user_id, worker_id)
         return True
 
     def _rendered(self, identity: Identity, docs: list[Doc]) -> list[Doc]:

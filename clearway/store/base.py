@@ -49,6 +49,24 @@ class DocumentStore(ABC):
         """Delete the document; False when it was not found."""
 
 
+class TaskStore(DocumentStore):
+    """Tasks, and which agent holds each: the agent that took it from a queue, while the task is queued or in
+    progress and the agent's worker running it is alive."""
+
+    @abstractmethod
+    def hold(self, task_id: str, agent_id: str | None, at: datetime | None = None) -> None:
+        """Record that ``agent_id`` took the task at ``at``; None: nobody holds it (it went back to a queue)."""
+
+    @abstractmethod
+    def held_on(self, task_id: str, agent_id: str, worker_id: str) -> None:
+        """The agent's worker ``worker_id`` reports running the task it holds: from now on the hold lasts only
+        while that worker is alive."""
+
+    @abstractmethod
+    def held(self, org_id: str, agent_id: str, owner_id: str, task_id: str | None = None) -> Doc | None:
+        """The owner's task ``task_id`` if the agent holds it now; without an id, the one it took last."""
+
+
 @dataclass(frozen=True)
 class KeyRecord:
     access_key: str
@@ -386,7 +404,7 @@ class Stores(ABC):
 
     identity: IdentityStore
     projects: DocumentStore
-    tasks: DocumentStore
+    tasks: TaskStore
     events: EventStore
     queues: DocumentStore
     queue_entries: QueueEntryStore

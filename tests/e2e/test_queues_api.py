@@ -298,6 +298,61 @@ def test_an_agent_logs_in_as_the_owner_of_a_task_it_serves(server, people, queue
     owner.close()
 
 
+def test_an_agent_cannot_manufacture_its_right_to_act_for_a_user(server, people, queue):
+    """Vulnerability 1: an agent with a live worker on the queue sends one of a user's completed tasks to it, then
+    asks to log in as her. Both are refused, through every path that queues a task."""
+    agent = people["gpu"]
+    owner = client(server, data(login(server, server.user(f"victim-{uuid.uuid4().hex[:6]}")))["token"])
+    owner_id = claims(owner.headers["Authorization"].removeprefix("Bearer "))["identity"]["user"]
+    done = new_task(owner, "done")
+    data(call(owner, "tasks.completed", {"task": done, "force": True}))
+    register(people, queue["id"])
+    for endpoint, body in (
+        ("tasks.enqueue", {"task": done, "queue": queue["id"]}),
+        ("tasks.enqueue", {"task": done, "queue_name": queue["name"]}),
+        ("queues.add_task", {"task": done, "queue": queue["id"]}),
+    ):
+        assert error(call(agent, endpoint, body))[0] in (400, 403), endpoint
+    assert get_task(owner, done)["status"] == "completed"
+    assert data(call(agent, "queues.get_next_task", {"queue": queue["id"]})) == {}
+    refused = login(server, people["creds"]["gpu"], **{"X-Clearml-Impersonate-As": owner_id})
+    assert error(refused)[:2] == (403, 21)
+    owner.close()
+
+
+@pytest.mark.parametrize("ending", ["dequeue", "unregister", "complete"])
+def test_a_token_to_act_for_the_owner_is_short_lived_and_ends_with_the_task(server, people, queue, ending):
+    """Vulnerability 2: the token lives minutes, not days, is checked on every request (within the key cache's
+    seconds), and stops working once the agent no longer holds the task."""
+    owner, agent = people["owner"], people["gpu"]
+    owner_id = claims(people["tokens"]["owner"])["identity"]["user"]
+    private, task_id = new_task(owner, "private"), new_task(owner, "remote")
+    data(call(owner, "tasks.enqueue", {"task": task_id, "queue": queue["id"]}))
+    worker = register(people, queue["id"])
+    assert data(call(agent, "queues.get_next_task", {"queue": queue["id"]}))["entry"]["task"] == task_id
+    token = data(login(server, people["creds"]["gpu"], **{"X-Clearml-Impersonate-As": owner_id}))["token"]
+    # As clearml-agent does: the worker reports running the task (other workers of the agent live on meanwhile).
+    data(call(agent, "workers.status_report", {"worker": worker, "task": task_id, "queue": queue["id"]}))
+    lifetime = claims(token)["exp"] - claims(token)["iat"]
+    assert claims(token)["task"] == task_id and 3600 < lifetime <= 2 * 3600
+    with client(server, token) as as_owner:
+        assert get_task(as_owner, private)["id"] == private
+        if ending == "dequeue":
+            data(call(agent, "tasks.dequeue", {"task": task_id}))
+        elif ending == "unregister":
+            data(call(agent, "workers.unregister", {"worker": worker}))
+        else:
+            data(call(as_owner, "tasks.completed", {"task": task_id, "force": True}))
+        deadline = time.monotonic() + 10  # sessions are cached for key_cache_sec (2 s here)
+        while call(as_owner, "tasks.get_by_id", {"task": private}).status_code == 200:
+            assert time.monotonic() < deadline, "the token still reads the owner's work"
+            time.sleep(0.2)
+        assert error(call(as_owner, "tasks.get_by_id", {"task": private}))[:2] == (401, 30)
+        assert error(call(as_owner, "tasks.edit", {"task": private, "force": True, "comment": "x"}))[0] == 401
+        assert error(as_owner.get("/auth.login"))[0] in (401, 403)
+    assert get_task(owner, private)["comment"] == ""
+
+
 def test_queue_access_lists_decide_who_sees_and_uses_a_queue(people):
     owner, other, boss, agent = people["owner"], people["other"], people["boss"], people["gpu"]
     other_id = claims(people["tokens"]["other"])["identity"]["user"]

@@ -179,22 +179,6 @@ def test_agents_see_queued_tasks_and_their_projects_but_nothing_else(services: S
             forbidden()
 
 
-def test_an_agent_acts_only_for_owners_of_tasks_in_queues_it_serves(services: Services, make_user, alice, agent, queue):
-    bob = make_user(f"bob-{uuid.uuid4().hex[:6]}")
-    impersonation = services.auth.impersonation
-    assert impersonation is not None
-    task_id = new_task(services, alice)
-    services.dispatch.enqueue(alice, task_id, queue)
-    with pytest.raises(Forbidden):  # no live worker of the agent serves the queue yet
-        impersonation.act_for(agent, alice.user_id)
-    services.workers.register(agent, f"gpu-{uuid.uuid4().hex[:6]}", queues=[queue])
-    acting = impersonation.act_for(agent, alice.user_id)
-    assert (acting.user_id, acting.role.value, acting.impersonator) == (alice.user_id, "user", agent.user_id)
-    for caller, owner in ((agent, bob.user_id), (alice, bob.user_id), (agent, "0" * 32), (acting, alice.user_id)):
-        with pytest.raises(Forbidden):
-            impersonation.act_for(caller, owner)
-
-
 @pytest.mark.parametrize("agents,tasks", [(50, 1000)])
 def test_concurrent_agents_take_every_task_exactly_once(services: Services, make_user, alice, queue, agents, tasks):
     pollers = [make_user(f"poller-{uuid.uuid4().hex[:8]}", "agent") for _ in range(agents)]

@@ -44,8 +44,11 @@ def running_task(services: Services, people, worker: str | None = None) -> str:
     queue = services.queues.create(admin, {"name": f"wd-{uuid.uuid4().hex[:8]}"})["id"]
     task_id = services.tasks.create(alice, {"name": "t", "type": "training"})["id"]
     services.dispatch.enqueue(alice, task_id, queue)
+    if worker:
+        services.workers.register(agent, worker, queues=[queue])
     assert services.dispatch.take(agent, queue) is not None
-    services.tasks.change_status(agent, task_id, Status.IN_PROGRESS, force=True)
+    # An agent changes a task only while one of its workers is alive; without one, an admin starts it.
+    services.tasks.change_status(agent if worker else admin, task_id, Status.IN_PROGRESS, force=True)
     if worker:
         services.workers.status_report(agent, worker, {"queues": [queue], "task": task_id, "queue": queue})
     return task_id

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -35,7 +35,7 @@ from clearway.store.sql.schema import projects
 from clearway.timeutil import parse_iso
 
 Extractor = Callable[[Doc], Any]
-Condition = Callable[[], ColumnElement[bool]]
+Reach = Callable[[Scope], list[ColumnElement[bool]]]
 
 
 @contextmanager
@@ -58,8 +58,8 @@ def _timestamp(key: str) -> Extractor:
 class SqlDocumentStore(DocumentStore):
     """Keeps each document whole in ``doc`` and mirrors ``columns`` beside it for filtering and ordering.
 
-    ``via_queue`` is the condition for this table's records that went through a queue (``Scope.via_queue``);
-    tables without one give such scopes only their own owners' records.
+    ``reach`` gives the conditions for the records of this table an agent's scope reaches besides its owners'
+    (``Scope.agent_id``, ``waiting``, ``task_ids``); tables without it give such scopes only their owners' records.
     """
 
     def __init__(
@@ -67,11 +67,11 @@ class SqlDocumentStore(DocumentStore):
         db: Database,
         table: Table,
         columns: dict[str, Extractor] | None = None,
-        via_queue: Condition | None = None,
+        reach: Reach | None = None,
     ) -> None:
         self.db = db
         self.table = table
-        self.via_queue = via_queue
+        self.reach = reach
         self.columns: dict[str, Extractor] = {
             "name": lambda doc: doc.get("name") or "",
             "created": _timestamp("created"),
@@ -143,29 +143,34 @@ class SqlDocumentStore(DocumentStore):
     def _scope(self, scope: Scope) -> list[ColumnElement[bool]]:
         conditions = [self.table.c.org_id == scope.org_id]
         if scope.owner_ids is not None:
-            owned = self.table.c.owner_id.in_(sorted(scope.owner_ids))
-            if scope.via_queue and self.via_queue is not None:
-                owned = or_(owned, self.via_queue())
-            in_projects = self._in_projects(scope)
-            if in_projects is not None:
-                owned = or_(owned, in_projects)
-            conditions.append(owned)
+            allowed = [self.table.c.owner_id.in_(sorted(scope.owner_ids))]
+            if self.reach is not None:
+                allowed.extend(self.reach(scope))
+            allowed.extend(self._in_projects(scope))
+            conditions.append(or_(*allowed))
         return conditions
 
-    def _in_projects(self, scope: Scope) -> ColumnElement[bool] | None:
-        """Records in the scope's shared projects (``Scope.project_ids``) or in projects its owners own."""
+    def _in_projects(self, scope: Scope) -> list[ColumnElement[bool]]:
+        """Records in the scope's shared projects (``Scope.project_ids``), in projects its owners own, and in its
+        project trees (``Scope.project_trees``)."""
+        trees = project_trees(scope.org_id, scope.project_trees) if scope.project_trees else None
         if self.table is projects:
-            return self.table.c.id.in_(sorted(scope.project_ids)) if scope.project_ids else None
+            found = [self.table.c.id.in_(sorted(scope.project_ids))] if scope.project_ids else []
+            return found + ([self.table.c.id.in_(trees)] if trees is not None else [])
         if "project" not in self.table.c:
-            return None
+            return []
         assert scope.owner_ids is not None
-        owned_projects = select(projects.c.id).where(
-            projects.c.org_id == scope.org_id, projects.c.owner_id.in_(sorted(scope.owner_ids))
-        )
-        condition = self.table.c.project.in_(owned_projects)
+        found = []
+        if scope.owner_ids:
+            owned_projects = select(projects.c.id).where(
+                projects.c.org_id == scope.org_id, projects.c.owner_id.in_(sorted(scope.owner_ids))
+            )
+            found.append(self.table.c.project.in_(owned_projects))
         if scope.project_ids:
-            condition = or_(condition, self.table.c.project.in_(sorted(scope.project_ids)))
-        return condition
+            found.append(self.table.c.project.in_(sorted(scope.project_ids)))
+        if trees is not None:
+            found.append(self.table.c.project.in_(trees))
+        return found
 
     def _filtered(self, stmt: Select, scope: Scope, query: ListQuery) -> Select:
         c = self.table.c
@@ -229,3 +234,25 @@ class SqlDocumentStore(DocumentStore):
             each = func.json_each(column).table_valued("value")
             return exists(select(literal(1)).select_from(each).where(each.c.value == tag))
         return type_coerce(column, JSONB).contains([tag])
+
+
+def covers(root: Any, covered: Any) -> ColumnElement[bool]:
+    """``covered`` (a projects alias) is the project ``root`` or one below it with the same owner: ``P`` covers
+    ``P/.datasets/D``."""
+    below = func.substr(covered.c.name, 1, func.length(root.c.name) + 1) == root.c.name + "/"
+    return and_(
+        covered.c.org_id == root.c.org_id,
+        covered.c.owner_id == root.c.owner_id,
+        or_(covered.c.id == root.c.id, below),
+    )
+
+
+def project_trees(org_id: str, root_ids: Iterable[str]) -> Select:
+    """The ids of the projects ``root_ids`` and of every project they cover, in the organisation."""
+    root = projects.alias("root")
+    covered = projects.alias("covered")
+    return (
+        select(covered.c.id)
+        .select_from(covered.join(root, and_(root.c.id.in_(sorted(root_ids)), covers(root, covered))))
+        .where(covered.c.org_id == org_id)
+    )

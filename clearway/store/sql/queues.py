@@ -6,11 +6,11 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, delete, func, insert, literal, select, update
+from sqlalchemy import ColumnElement, Row, delete, func, insert, literal, select, update
 
 from clearway.store.base import Doc, QueueEntry, QueueEntryStore
 from clearway.store.sql.database import Database
-from clearway.store.sql.schema import Timestamp, projects, queue_entries, queue_metrics, tasks
+from clearway.store.sql.schema import Timestamp, queue_entries, queue_metrics
 
 _e = queue_entries.c
 _ORDER = (_e.position, _e.added, _e.task)
@@ -19,16 +19,6 @@ _ORDER = (_e.position, _e.added, _e.task)
 def as_utc(moment: datetime) -> datetime:
     """SQLite gives timestamps back without a zone; every one we store is UTC."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def task_sent_to_queue() -> ColumnElement[bool]:
-    """Tasks that went through a queue: ``execution.queue`` is set while queued and after an agent took them."""
-    queue = tasks.c.doc[("execution", "queue")].as_string()
-    return and_(queue.is_not(None), queue != "")
-
-
-def project_of_task_sent_to_queue() -> ColumnElement[bool]:
-    return projects.c.id.in_(select(tasks.c.project).where(task_sent_to_queue(), tasks.c.project.is_not(None)))
 
 
 def _entry(row: Row[Any]) -> QueueEntry:

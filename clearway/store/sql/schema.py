@@ -101,6 +101,12 @@ tasks = Table(
     Column("started", Timestamp, nullable=True),
     Column("completed", Timestamp, nullable=True),
     Column("last_iteration", BigInteger, nullable=True),
+    # The agent that took the task from a queue, when, and the worker that reported running it (written by the
+    # queue and the workers, never derived from ``doc``). The agent holds the task while the task is queued or in
+    # progress and that worker (or, before any reported it, one of the agent's workers) is alive.
+    Column("held_by", Id, ForeignKey("users.id"), nullable=True, index=True),
+    Column("held_since", Timestamp, nullable=True),
+    Column("held_worker", String(255), nullable=True),
     Index("ix_tasks_org_project_last_update", "org_id", "project", "last_update"),
     Index("ix_tasks_org_project_name", "org_id", "project", "name"),  # a project's tasks by name: 40 ms -> 3 ms
     Index("ix_tasks_org_last_update", "org_id", "last_update"),

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from clearway.errors import Conflict
 from clearway.store.base import Doc, Grants, SharingStore
 from clearway.store.sql.database import Database
+from clearway.store.sql.documents import covers
 from clearway.store.sql.schema import group_members, groups, project_shares, projects, users
 from clearway.timeutil import iso, utcnow
 
@@ -136,19 +137,11 @@ class SqlSharingStore(SharingStore):
             root = projects.alias("root")
             covered = projects.alias("covered")
             # A share covers the project and every project below it of the same owner ("P" covers "P/.datasets/D").
-            below = func.substr(covered.c.name, 1, func.length(root.c.name) + 1) == root.c.name + "/"
             stmt = (
                 select(covered.c.id, s.mode)
                 .select_from(project_shares)
                 .join(root, root.c.id == s.project_id)
-                .join(
-                    covered,
-                    and_(
-                        covered.c.org_id == root.c.org_id,
-                        covered.c.owner_id == root.c.owner_id,
-                        or_(covered.c.id == root.c.id, below),
-                    ),
-                )
+                .join(covered, covers(root, covered))
                 .where(
                     root.c.org_id == org_id,
                     or_(

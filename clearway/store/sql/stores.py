@@ -15,10 +15,11 @@ from clearway.store.sql.database import Database
 from clearway.store.sql.documents import SqlDocumentStore
 from clearway.store.sql.events import SqlEventStore
 from clearway.store.sql.identity import SqlIdentityStore
-from clearway.store.sql.queues import SqlQueueEntryStore, project_of_task_sent_to_queue, task_sent_to_queue
+from clearway.store.sql.queues import SqlQueueEntryStore
 from clearway.store.sql.schema import models, projects, queues, tasks
 from clearway.store.sql.sharing import SqlSharingStore
 from clearway.store.sql.sweep import SqlSweepStore
+from clearway.store.sql.tasks import SqlTaskStore, agent_tasks, projects_of_agent_tasks
 from clearway.store.sql.workers import SqlWorkerStore
 from clearway.timeutil import parse_iso
 
@@ -27,8 +28,8 @@ class SqlStores(Stores):
     def __init__(self, db: Database) -> None:
         self.db = db
         self.identity = SqlIdentityStore(db)
-        self.projects = SqlDocumentStore(db, projects, via_queue=project_of_task_sent_to_queue)
-        self.tasks = SqlDocumentStore(
+        self.projects = SqlDocumentStore(db, projects, reach=projects_of_agent_tasks)
+        self.tasks = SqlTaskStore(
             db,
             tasks,
             {
@@ -40,7 +41,7 @@ class SqlStores(Stores):
                 "completed": lambda doc: parse_iso(doc.get("completed")),
                 "last_iteration": lambda doc: doc.get("last_iteration"),
             },
-            via_queue=task_sent_to_queue,
+            reach=agent_tasks,
         )
         self.events = SqlEventStore(db)
         self.queues = SqlDocumentStore(db, queues)

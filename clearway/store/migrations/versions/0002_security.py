@@ -1,4 +1,4 @@
-"""security hardening: user names unique across the server
+"""security hardening: user names unique across the server, the agent holding each task
 
 Revision ID: 0002
 Revises: 0001
@@ -22,9 +22,23 @@ def upgrade() -> None:
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_constraint('uq_users_org_id_name', type_='unique')
         batch_op.create_unique_constraint(batch_op.f('uq_users_name'), ['name'])
+    # Tasks taken before the upgrade are held by nobody: their agents act for their owners again only once they
+    # take a task anew.
+    with op.batch_alter_table('tasks', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('held_by', sa.String(length=32), nullable=True))
+        batch_op.add_column(sa.Column('held_since', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('held_worker', sa.String(length=255), nullable=True))
+        batch_op.create_index(batch_op.f('ix_tasks_held_by'), ['held_by'], unique=False)
+        batch_op.create_foreign_key(batch_op.f('fk_tasks_held_by_users'), 'users', ['held_by'], ['id'])
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('tasks', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_tasks_held_by_users'), type_='foreignkey')
+        batch_op.drop_index(batch_op.f('ix_tasks_held_by'))
+        batch_op.drop_column('held_worker')
+        batch_op.drop_column('held_since')
+        batch_op.drop_column('held_by')
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('uq_users_name'), type_='unique')
         batch_op.create_unique_constraint('uq_users_org_id_name', ['org_id', 'name'])
