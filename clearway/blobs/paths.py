@@ -17,7 +17,9 @@ from urllib.parse import unquote
 
 from clearway.errors import InvalidBlobPath
 
-MAX_KEY_BYTES = 1024  # also S3's limit on a key
+# A client's path: with the owner folders in front of it (clearway.domain.blobs.storage_key, 83 bytes) and an S3
+# prefix of up to 41 bytes, a stored key stays within S3's limit of 1024 bytes.
+MAX_KEY_BYTES = 900
 MAX_SEGMENT_BYTES = 255  # the usual file-name limit
 RESERVED_PREFIX = ".clearway"  # first segments the stores keep for themselves (partial uploads)
 _DECODE_ROUNDS = 4  # a path still changing after this many decodings is refused

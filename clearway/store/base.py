@@ -180,41 +180,46 @@ class EventStore(ABC):
 
 @dataclass(frozen=True)
 class BlobRecord:
-    """Who owns the stored file at ``path`` (a key from :func:`clearway.blobs.paths.resolve_blob_path`)."""
+    """A stored file: the ``path`` clients use (from :func:`clearway.blobs.paths.resolve_blob_path`) among the
+    files of one user of one organisation (``namespace``), and the ``key`` its bytes have in the file store."""
 
-    path: str
+    key: str
     org_id: str
-    owner_id: str
-    size: int | None
-    content_type: str | None
-    task: str | None = None
+    namespace: str
+    path: str
+    owner_id: str  # who uploaded it (last)
+    size: int | None = None
+    content_type: str | None = None
+    task: str | None = None  # the task whose folder it is in
 
 
 class Claim(StrEnum):
-    CREATED = "created"  # the path was free and is now the caller's
-    EXISTING = "existing"  # the path was already recorded, inside the caller's scope
-    TAKEN = "taken"  # the path belongs to someone outside the caller's scope
+    CREATED = "created"  # the path was free and is now recorded
+    EXISTING = "existing"  # the path was already recorded
 
 
 class BlobRecordStore(ABC):
-    """Ownership records of stored files; the file bytes live in a :class:`clearway.blobs.base.BlobStore`."""
+    """Records of stored files; the file bytes live in a :class:`clearway.blobs.base.BlobStore`. Who may touch
+    which record is decided by the domain (:mod:`clearway.domain.blobs`), which picks the namespace."""
 
     @abstractmethod
-    def get(self, scope: Scope, path: str) -> BlobRecord | None:
-        """The record, or None when there is none or it is outside the scope: owned by someone else, and not
-        belonging to a task in the scope either."""
+    def get(self, org_id: str, namespace: str, path: str) -> BlobRecord | None: ...
 
     @abstractmethod
-    def claim(self, scope: Scope, org_id: str, owner_id: str, path: str, task: str | None = None) -> Claim:
-        """Record ``path`` as owned by ``owner_id`` (belonging to ``task``) unless it is recorded already; say
-        which it was. Only the owners in ``scope`` count as "already the caller's"."""
+    def first(self, org_id: str, path: str) -> BlobRecord | None:
+        """The organisation's first stored file at ``path``, whoever's it is (for its admins: a later upload of
+        the same path by someone else never takes its place)."""
 
     @abstractmethod
-    def finish(self, scope: Scope, path: str, size: int, content_type: str | None) -> None:
-        """Note the size and type of a completed upload."""
+    def claim(self, record: BlobRecord) -> Claim:
+        """Record the file unless its path is recorded already in its namespace; say which it was."""
 
     @abstractmethod
-    def delete(self, scope: Scope, path: str) -> bool: ...
+    def finish(self, key: str, owner_id: str, size: int, content_type: str | None) -> None:
+        """Note the uploader, size and type of a completed upload."""
+
+    @abstractmethod
+    def delete(self, key: str) -> bool: ...
 
 
 @dataclass(frozen=True)

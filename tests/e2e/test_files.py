@@ -15,7 +15,7 @@ import jwt
 import pytest
 
 from clearway.blobs.local import PARTIAL_DIR
-from tests.support.files import login, multipart, raw_request, upload
+from tests.support.files import login, multipart, owned_prefix, raw_request, upload
 from tests.support.server import ServerProcess, running_server
 
 pytestmark = pytest.mark.e2e
@@ -111,7 +111,8 @@ def test_symlinks_out_of_the_store_are_refused(server: ServerProcess, token: str
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "secret.txt").write_text("secret")
-    link = files_dir(server) / f"link-{uuid.uuid4().hex[:8]}"
+    link = files_dir(server) / owned_prefix(token) / f"link-{uuid.uuid4().hex[:8]}"  # among the user's own files
+    link.parent.mkdir(parents=True, exist_ok=True)
     link.symlink_to(outside)
     status, _, _ = raw_request(server, "GET", f"/files/{link.name}/secret.txt", token)
     assert status in REFUSED
@@ -193,7 +194,10 @@ def test_other_users_files_are_out_of_reach(server: ServerProcess, token: str) -
     for other in (bob, stranger):
         assert httpx.get(url, headers={"Authorization": f"Bearer {other}"}).status_code == 404
         assert httpx.delete(url, headers={"Authorization": f"Bearer {other}"}).status_code == 404
-        assert upload(server, other, [(f"/{path}", b"overwritten")]).status_code == 403
+        # The same path is the other user's own: written there, never over the owner's, and the answer says
+        # nothing about whether someone else has a file at that path.
+        assert upload(server, other, [(f"/{path}", b"their own")]).status_code == 200
+        assert httpx.get(url, headers={"Authorization": f"Bearer {other}"}).content == b"their own"
     assert httpx.get(url, headers={"Authorization": f"Bearer {admin}"}).content == b"owner's bytes"
     assert httpx.get(url, headers={"Authorization": f"Bearer {token}"}).content == b"owner's bytes"
 
@@ -267,7 +271,61 @@ def test_uploads_over_the_limit_are_refused_cleanly(small_server: ServerProcess)
     for name in ("over.bin", "huge.bin"):
         assert httpx.get(f"{small_server.url}/files/limit/{name}", headers=auth).status_code == 404
     store = small_server.data_dir / "files"
-    assert sorted(p.name for p in (store / "limit").iterdir()) == ["exact.bin"]
+    assert sorted(p.name for p in (store / owned_prefix(token) / "limit").iterdir()) == ["exact.bin"]
     assert list((store / PARTIAL_DIR).iterdir()) == []
     # The path of a refused upload is free again.
     assert upload(small_server, token, [("/limit/over.bin", b"fits")]).status_code == 200
+
+
+def _task_of(server: ServerProcess, token: str, project_name: str) -> str:
+    auth = {"Authorization": f"Bearer {token}"}
+    project = httpx.post(f"{server.url}/projects.create", json={"name": project_name}, headers=auth).json()
+    body = {"name": "train", "type": "training", "project": project["data"]["id"]}
+    return httpx.post(f"{server.url}/tasks.create", json=body, headers=auth).json()["data"]["id"]
+
+
+def test_paths_never_collide_across_organisations_or_users(server: ServerProcess):
+    """Vulnerability 5: another organisation's user (or another user of hers) uploads a file named like her
+    project; her own upload into that project's task folder is not refused, and each reads their own."""
+    tag = uuid.uuid4().hex[:6]
+    owner = login(server, server.user(f"nsowner-{tag}"))
+    outsiders = [
+        login(server, server.user(f"nsother-{tag}", org=f"ns-org-{tag}")),
+        login(server, server.user(f"nscolleague-{tag}")),
+    ]
+    project = f"newproj-{tag}"
+    for outsider in outsiders:
+        assert upload(server, outsider, [(project, b"a file named like a project")]).status_code == 200
+    task = _task_of(server, owner, project)
+    path = f"{project}/train.{task}/artifacts/a/a.json"
+    assert upload(server, owner, [(path, b"{}")]).status_code == 200
+    assert httpx.get(f"{server.url}/files/{path}", headers={"Authorization": f"Bearer {owner}"}).content == b"{}"
+    for outsider in outsiders:
+        got = httpx.get(f"{server.url}/files/{project}", headers={"Authorization": f"Bearer {outsider}"})
+        assert got.content == b"a file named like a project"
+        got = httpx.get(f"{server.url}/files/{path}", headers={"Authorization": f"Bearer {outsider}"})
+        assert got.status_code == 404
+    assert httpx.get(f"{server.url}/files/{project}", headers={"Authorization": f"Bearer {owner}"}).status_code == 404
+
+
+def test_a_task_folder_is_always_its_writers(server: ServerProcess):
+    """Vulnerability 6: someone who knows her task's id uploads into its folder first; her upload still works and
+    she never sees theirs. Their answer is the same whether or not the path exists: nothing is learnt from it."""
+    tag = uuid.uuid4().hex[:6]
+    owner = login(server, server.user(f"folder-owner-{tag}"))
+    intruder = login(server, server.user(f"folder-intruder-{tag}", org=f"folder-org-{tag}"))
+    colleague = login(server, server.user(f"folder-colleague-{tag}"))
+    task = _task_of(server, owner, f"proj-{tag}")
+    checkpoint = f"proj-{tag}/train.{task}/models/checkpoint.pt"
+    taken = upload(server, colleague, [(checkpoint, b"planted first")])
+    assert upload(server, intruder, [(checkpoint, b"planted first")]).json() == taken.json()
+    assert upload(server, owner, [(checkpoint, b"her weights")]).status_code == 200
+    assert httpx.get(f"{server.url}/files/{checkpoint}", headers={"Authorization": f"Bearer {owner}"}).content == (
+        b"her weights"
+    )
+    # An existing path and a free one answer alike.
+    free = f"proj-{tag}/train.{task}/models/free-{tag}.pt"
+    existing, fresh = (upload(server, colleague, [(p, b"x")]) for p in (checkpoint, free))
+    assert (existing.status_code, fresh.status_code) == (200, 200)
+    assert existing.json()[0].keys() == fresh.json()[0].keys()
+    assert httpx.get(f"{server.url}/files/{free}", headers={"Authorization": f"Bearer {owner}"}).status_code == 404

@@ -252,7 +252,7 @@ HTTP: dict[tuple[str, str], HttpCase] = {
     ),
     ("GET", "/admin/api/audit"): (lambda w: "/admin/api/audit", lambda w: None, "read"),
 }
-# The file server: A's file read, overwritten, deleted, through every method its routes take.
+# The file server: A's file read, written, deleted, through every method its routes take.
 for _path in ("/files", "/files/", "/files/{path:path}"):
     _target = (lambda w: f"/files/{w.file_path}") if "{" in _path else (lambda w, p=_path: p)
     for _method in ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"):
@@ -260,7 +260,8 @@ for _path in ("/files", "/files/", "/files/{path:path}"):
         HTTP[(_method, _path)] = (
             _target,
             (lambda w: [(w.file_path, b"intruder")]) if _upload else (lambda w: None),
-            "read" if _method == "GET" else "write",
+            # An upload of A's path by another user is that user's own file (paths are per user): "create".
+            "read" if _method == "GET" else "create" if _upload else "write",
         )
 
 

@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.files import login, upload
+from clearway.domain.blobs import OWNED_ROOT
+from tests.support.files import login, owned_prefix, upload
 from tests.support.moto import S3Server, moto_server
 from tests.support.sdk import last_line_value, run_sdk
 from tests.support.server import ServerProcess, running_server
@@ -49,10 +50,9 @@ def test_upload_download_range_delete_on_s3(s3: S3Server, s3_server: ServerProce
     assert response.status_code == 200, response.text
 
     client = s3.client()
-    assert objects(client) == {
-        f"{PREFIX}/P/T.1/artifacts/s/small.txt": len(small),
-        f"{PREFIX}/P/T.1/models/big.bin": len(big),
-    }
+    mine = f"{PREFIX}/{owned_prefix(token)}"  # each user's files under their own organisation and user
+    expected = {f"{mine}/P/T.1/artifacts/s/small.txt": len(small), f"{mine}/P/T.1/models/big.bin": len(big)}
+    assert objects(client) == expected
     assert client.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
 
     whole = httpx.get(f"{s3_server.url}/files/P/T.1/models/big.bin", headers=auth, timeout=120)
@@ -70,7 +70,7 @@ def test_upload_download_range_delete_on_s3(s3: S3Server, s3_server: ServerProce
     )
 
     assert httpx.delete(f"{s3_server.url}/files/P/T.1/models/big.bin", headers=auth).status_code == 200
-    assert objects(client) == {f"{PREFIX}/P/T.1/artifacts/s/small.txt": len(small)}
+    assert objects(client) == {f"{mine}/P/T.1/artifacts/s/small.txt": len(small)}
     assert httpx.get(f"{s3_server.url}/files/P/T.1/models/big.bin", headers=auth).status_code == 404
 
 
@@ -91,5 +91,9 @@ def test_sdk_artifacts_on_s3(s3: S3Server, s3_server: ServerProcess, tmp_path: P
     out = run_sdk(ARTIFACTS, s3_server.user("s3sdk"), tmp_path)
     assert json.loads(last_line_value(out.stdout, "RESULT")) == [{"accuracy": 0.9}, [0.3, 0.2]]
     keys = objects(s3.client())
-    assert any(key.startswith(f"{PREFIX}/S3 project/s3 artifacts.") and key.endswith("metrics.json") for key in keys)
+    in_task_folder = f"{PREFIX}/{OWNED_ROOT}/"  # then the organisation, the owner, and the SDK's path
+    assert any(
+        key.startswith(in_task_folder) and "/S3 project/s3 artifacts." in key and key.endswith("metrics.json")
+        for key in keys
+    )
     assert not list((s3_server.data_dir / "files").rglob("*.json"))  # nothing went to local disk

@@ -49,6 +49,12 @@ def run(services: Services, cast: dict[str, Identity], queue: str, task_id: str)
     services.tasks.change_status(cast["agent"], task_id, Status.IN_PROGRESS, force=True)
 
 
+def store_file(services: Services, who: Identity, path: str) -> None:
+    upload = services.blobs.begin_upload(who, path, None)
+    upload.write(b"bytes")
+    upload.commit()
+
+
 def acting(services: Services, agent: Identity, owner: Identity, task_id: str | None = None) -> Identity | None:
     """What a login with X-Clearml-Impersonate-As gives (``task_id`` None), or a token for ``task_id`` gives."""
     session = services.auth.sessions.acting_for(Session(agent, AddressPolicy()), owner.user_id, task_id)
@@ -182,3 +188,25 @@ def test_once_a_worker_reports_the_task_the_grant_lives_only_as_long_as_that_wor
     services.workers.unregister(agent, runner)
     services.auth.sessions._cache.clear()
     assert acting(services, agent, alice, task_id) is None  # another worker of the agent alive is not enough
+
+
+def test_acting_for_the_owner_writes_files_only_into_its_tasks_folders(services: Services, cast, queue):
+    agent, alice = cast["agent"], cast["alice"]
+    runs = services.projects.create(alice, {"name": f"files-{uuid.uuid4().hex[:6]}"})
+    private = services.projects.create(alice, {"name": f"secret-{uuid.uuid4().hex[:6]}"})
+    task_id, other = task_in(services, alice, runs["id"]), task_in(services, alice, private["id"])
+    mine = f"{runs['name']}/t.{task_id}/artifacts/a.txt"
+    hers = f"{private['name']}/t.{other}/artifacts/b.txt"
+    for path in (hers, "notes/n.txt"):
+        store_file(services, alice, path)
+    run(services, cast, queue, task_id)
+    me = acting(services, agent, alice)
+    assert me is not None
+    store_file(services, me, mine)
+    assert services.blobs.open(alice, mine)[0].namespace == alice.user_id  # in the owner's folder, read by her
+    assert services.blobs.open(me, hers)[0].path == hers  # it reads her files (datasets, inputs)
+    for path in (hers, "notes/n.txt", "anything/else.txt"):
+        with pytest.raises(Forbidden):
+            services.blobs.begin_upload(me, path, None)
+    with pytest.raises(Forbidden):
+        services.blobs.delete(me, hers)

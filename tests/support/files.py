@@ -6,7 +6,9 @@ import http.client
 import uuid
 
 import httpx
+import jwt
 
+from clearway.domain.blobs import OWNED_ROOT
 from tests.support.server import ServerProcess
 
 
@@ -15,6 +17,12 @@ def login(server: ServerProcess, creds: dict[str, str]) -> str:
         f"{server.url}/auth.login", auth=(creds["CLEARML_API_ACCESS_KEY"], creds["CLEARML_API_SECRET_KEY"])
     )
     return response.json()["data"]["token"]
+
+
+def owned_prefix(token: str) -> str:
+    """Where the files of the user a token is of live in the file store: ``.clearway-owners/<org>/<user>``."""
+    identity = jwt.decode(token, options={"verify_signature": False})["identity"]
+    return f"{OWNED_ROOT}/{identity['company']}/{identity['user']}"
 
 
 def multipart(parts: list[tuple[str, bytes]], boundary: str | None = None, close: bool = True) -> tuple[bytes, str]:

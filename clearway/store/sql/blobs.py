@@ -1,69 +1,76 @@
-"""Ownership records of stored files in SQL."""
+"""Records of stored files in SQL."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, or_, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from clearway.domain.access import Scope
 from clearway.store.base import BlobRecord, BlobRecordStore, Claim
 from clearway.store.sql.database import Database
 from clearway.store.sql.schema import blobs
 from clearway.timeutil import utcnow
 
+_b = blobs.c
+
 
 class SqlBlobRecordStore(BlobRecordStore):
-    def __init__(self, db: Database, tasks_in_scope: Callable[[Scope], Select]) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
-        self.tasks_in_scope = tasks_in_scope  # the ids of the tasks a scope covers, as a subquery
 
-    def get(self, scope: Scope, path: str) -> BlobRecord | None:
-        visible = or_(_owned(scope), blobs.c.task.in_(self.tasks_in_scope(scope)))
-        stmt = select(blobs).where(blobs.c.path == path, visible)
+    def get(self, org_id: str, namespace: str, path: str) -> BlobRecord | None:
+        return self._one(_b.org_id == org_id, _b.namespace == namespace, _b.path == path)
+
+    def first(self, org_id: str, path: str) -> BlobRecord | None:
+        return self._one(_b.org_id == org_id, _b.path == path, order=(_b.created, _b.storage_key))
+
+    def claim(self, record: BlobRecord) -> Claim:
+        now = utcnow()
+        values = {
+            "storage_key": record.key,
+            "org_id": record.org_id,
+            "namespace": record.namespace,
+            "path": record.path,
+            "owner_id": record.owner_id,
+            "task": record.task,
+            "created": now,
+            "updated": now,
+        }
+        # Both dialects have INSERT ... ON CONFLICT DO NOTHING, but SQLAlchemy spells it per dialect.
+        dialect_insert = sqlite.insert if self.db.is_sqlite else postgresql.insert
+        stmt = dialect_insert(blobs).values(**values).on_conflict_do_nothing()
+        with self.db.transaction() as conn:
+            return Claim.CREATED if conn.execute(stmt).rowcount == 1 else Claim.EXISTING
+
+    def finish(self, key: str, owner_id: str, size: int, content_type: str | None) -> None:
+        stmt = (
+            update(blobs)
+            .where(_b.storage_key == key)
+            .values(owner_id=owner_id, size=size, content_type=content_type, updated=utcnow())
+        )
+        with self.db.transaction() as conn:
+            conn.execute(stmt)
+
+    def delete(self, key: str) -> bool:
+        with self.db.transaction() as conn:
+            return conn.execute(delete(blobs).where(_b.storage_key == key)).rowcount > 0
+
+    def _one(self, *where: Any, order: Any = None) -> BlobRecord | None:
+        stmt = select(blobs).where(*where)
+        if order is not None:
+            stmt = stmt.order_by(*order)
         with self.db.read() as conn:
-            row = conn.execute(stmt).mappings().first()
+            row = conn.execute(stmt.limit(1)).mappings().first()
         if row is None:
             return None
         return BlobRecord(
-            path=row["path"],
+            key=row["storage_key"],
             org_id=row["org_id"],
+            namespace=row["namespace"],
+            path=row["path"],
             owner_id=row["owner_id"],
             size=row["size"],
             content_type=row["content_type"],
             task=row["task"],
         )
-
-    def claim(self, scope: Scope, org_id: str, owner_id: str, path: str, task: str | None = None) -> Claim:
-        now = utcnow()
-        values = {"path": path, "org_id": org_id, "owner_id": owner_id, "task": task, "created": now, "updated": now}
-        # Both dialects have INSERT ... ON CONFLICT DO NOTHING, but SQLAlchemy spells it per dialect.
-        dialect_insert = sqlite.insert if self.db.is_sqlite else postgresql.insert
-        stmt = dialect_insert(blobs).values(**values).on_conflict_do_nothing(index_elements=["path"])
-        with self.db.transaction() as conn:
-            if conn.execute(stmt).rowcount == 1:
-                return Claim.CREATED
-            row = conn.execute(select(blobs.c.org_id, blobs.c.owner_id).where(blobs.c.path == path)).first()
-        if row is not None and row.org_id == scope.org_id and scope.allows_owner(row.owner_id):
-            return Claim.EXISTING
-        return Claim.TAKEN
-
-    def finish(self, scope: Scope, path: str, size: int, content_type: str | None) -> None:
-        stmt = (
-            update(blobs)
-            .where(blobs.c.path == path, _owned(scope))
-            .values(size=size, content_type=content_type, updated=utcnow())
-        )
-        with self.db.transaction() as conn:
-            conn.execute(stmt)
-
-    def delete(self, scope: Scope, path: str) -> bool:
-        with self.db.transaction() as conn:
-            return conn.execute(delete(blobs).where(blobs.c.path == path, _owned(scope))).rowcount > 0
-
-
-def _owned(scope: Scope) -> ColumnElement[bool]:
-    if scope.owner_ids is None:
-        return blobs.c.org_id == scope.org_id
-    return (blobs.c.org_id == scope.org_id) & blobs.c.owner_id.in_(sorted(scope.owner_ids))

@@ -97,10 +97,6 @@ class SqlDocumentStore(DocumentStore):
         with self.db.read() as conn, _pattern_errors(query):
             return list(conn.execute(stmt).scalars())
 
-    def visible_ids(self, scope: Scope) -> Select:
-        """The ids of the documents in the scope, as a subquery for other tables' access rules."""
-        return select(self.table.c.id).where(*self._scope(scope))
-
     def count(self, scope: Scope, query: ListQuery) -> int:
         stmt = self._filtered(select(func.count()).select_from(self.table), scope, query)
         with self.db.read() as conn, _pattern_errors(query):

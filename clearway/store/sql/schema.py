@@ -167,19 +167,25 @@ models = Table(
     Index("ix_models_org_task", "org_id", "task"),
 )
 
-# Who owns each stored file: the file server's access rules read this, never the store's listing.
+# Every stored file: the path clients use is one user's (the namespace: the owner of the task whose folder it is
+# in, else its uploader), so that paths never collide across users or organisations; the file server's access
+# rules read this, never the store's listing.
 blobs = Table(
     "blobs",
     metadata,
-    Column("path", String(1024), primary_key=True),
+    Column("storage_key", String(1100), primary_key=True),  # where the bytes are in the file store
     Column("org_id", Id, ForeignKey("organizations.id"), nullable=False),
-    Column("owner_id", Id, ForeignKey("users.id"), nullable=False),
+    Column("namespace", Id, ForeignKey("users.id"), nullable=False),
+    Column("path", String(1024), nullable=False),
+    Column("owner_id", Id, ForeignKey("users.id"), nullable=False),  # who uploaded it last
     Column("size", BigInteger, nullable=True),  # None while the first upload is in flight
     Column("content_type", String(255), nullable=True),
     Column("task", Id, nullable=True),  # the task the file belongs to (from its path): readers of the task read it
     Column("created", Timestamp, nullable=False),
     Column("updated", Timestamp, nullable=False),
+    UniqueConstraint("org_id", "namespace", "path"),
     Index("ix_blobs_org_owner", "org_id", "owner_id"),
+    Index("ix_blobs_org_path", "org_id", "path"),
     Index("ix_blobs_task", "task"),
 )
 

@@ -59,7 +59,7 @@ class SqlStores(Stores):
                 "uri": lambda doc: doc.get("uri") or None,
             },
         )
-        self.blobs = SqlBlobRecordStore(db, self.tasks.visible_ids)
+        self.blobs = SqlBlobRecordStore(db)
         self.sharing = SqlSharingStore(db)
         self.allowlists = SqlAllowlistStore(db)
         self.audit = SqlAuditStore(db)

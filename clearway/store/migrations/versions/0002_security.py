@@ -1,4 +1,4 @@
-"""security hardening: user names unique across the server, the agent holding each task
+"""security hardening: user names unique across the server, the agent holding each task, files per owner
 
 Revision ID: 0002
 Revises: 0001
@@ -30,9 +30,36 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('held_worker', sa.String(length=255), nullable=True))
         batch_op.create_index(batch_op.f('ix_tasks_held_by'), ['held_by'], unique=False)
         batch_op.create_foreign_key(batch_op.f('fk_tasks_held_by_users'), 'users', ['held_by'], ['id'])
+    _files_per_owner()
+
+
+def _files_per_owner() -> None:
+    """Every file becomes one user's (its namespace); files stored before keep their bytes where they are: their
+    storage key is their old path, which no new key can be (new keys start with ".clearway-owners/")."""
+    with op.batch_alter_table('blobs', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('storage_key', sa.String(length=1100), nullable=True))
+        batch_op.add_column(sa.Column('namespace', sa.String(length=32), nullable=True))
+    op.execute("UPDATE blobs SET storage_key = path, namespace = owner_id")
+    with op.batch_alter_table('blobs', schema=None) as batch_op:
+        batch_op.alter_column('storage_key', existing_type=sa.String(length=1100), nullable=False)
+        batch_op.alter_column('namespace', existing_type=sa.String(length=32), nullable=False)
+        batch_op.drop_constraint('pk_blobs', type_='primary')
+        batch_op.create_primary_key('pk_blobs', ['storage_key'])
+        batch_op.create_unique_constraint(batch_op.f('uq_blobs_org_id_namespace_path'), ['org_id', 'namespace', 'path'])
+        batch_op.create_foreign_key(batch_op.f('fk_blobs_namespace_users'), 'users', ['namespace'], ['id'])
+        batch_op.create_index('ix_blobs_org_path', ['org_id', 'path'], unique=False)
 
 
 def downgrade() -> None:
+    op.execute("DELETE FROM blobs WHERE storage_key <> path")  # only files stored before 0002 fit the old table
+    with op.batch_alter_table('blobs', schema=None) as batch_op:
+        batch_op.drop_index('ix_blobs_org_path')
+        batch_op.drop_constraint(batch_op.f('fk_blobs_namespace_users'), type_='foreignkey')
+        batch_op.drop_constraint(batch_op.f('uq_blobs_org_id_namespace_path'), type_='unique')
+        batch_op.drop_constraint('pk_blobs', type_='primary')
+        batch_op.create_primary_key('pk_blobs', ['path'])
+        batch_op.drop_column('namespace')
+        batch_op.drop_column('storage_key')
     with op.batch_alter_table('tasks', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_tasks_held_by_users'), type_='foreignkey')
         batch_op.drop_index(batch_op.f('ix_tasks_held_by'))
