@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 if TYPE_CHECKING:
     from clearway.clearml_api.context import Call
@@ -14,10 +14,21 @@ if TYPE_CHECKING:
 Handler = Callable[["Call", Any], dict[str, Any] | None]
 
 
+_INT64 = 2**63
+
+
 class Request(BaseModel):
-    """Base of every request model: unknown keys (and the SDK's stray ``method``) are ignored."""
+    """Base of every request model: unknown keys (and the SDK's stray ``method``) are ignored; whole numbers fit
+    in 64 bits (pydantic turns numeric strings of any length into ints)."""
 
     model_config = ConfigDict(extra="ignore")
+
+    @model_validator(mode="after")
+    def _numbers_fit(self) -> Request:
+        for name, value in self:
+            if isinstance(value, int) and not -_INT64 <= value < _INT64:
+                raise ValueError(f"{name} must fit in 64 bits")
+        return self
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from clearway.clearml_api.registry import Request, Service
 service = Service("workers")
 
 Number = float | int
+MAX_SECONDS = 10 * 365 * 24 * 3600  # a worker timeout or "seen within": ten years is already no limit
 Reading = Number | list[Number] | None
 
 
@@ -23,7 +24,7 @@ class RegisterRequest(WorkerRequest):
     queues: list[str] | None = None
     tags: list[str] | None = None
     system_tags: list[str] | None = None
-    timeout: int | None = Field(default=None, gt=0)
+    timeout: int | None = Field(default=None, gt=0, le=MAX_SECONDS)
 
 
 class MachineStats(Request):
@@ -57,7 +58,7 @@ class StatusReportRequest(WorkerRequest):
 
 
 class GetAllRequest(Request):
-    last_seen: int | None = Field(default=None, ge=0)
+    last_seen: int | None = Field(default=None, ge=0, le=MAX_SECONDS)
 
 
 class Period(Request):
