@@ -198,3 +198,16 @@ def test_regex_syntax_the_database_lacks_is_a_clear_400(me: httpx.Client, patter
     assert response.status_code in (200, 400), response.text
     if response.status_code == 400:
         assert "pattern" in error(response)[2]
+
+
+def test_the_admin_api_refuses_unstorable_text_and_deep_bodies(boss: httpx.Client):
+    as_json = {"Content-Type": "application/json"}
+    for response in (
+        boss.delete("/admin/api/groups/%00"),
+        boss.get("/admin/api/users/a%00b"),
+        boss.get("/admin/api/audit", params={"user_id": "\x00"}),
+        boss.post("/admin/api/groups", content=b'{"name": "a\\u0000b"}', headers=as_json),
+        boss.post("/admin/api/groups", content=b'{"name": "\\ud800"}', headers=as_json),
+        boss.post("/admin/api/groups", content=nested_text(5000).encode(), headers=as_json),
+    ):
+        assert response.status_code == 400 and response.json()["status"] == 400, response.text
