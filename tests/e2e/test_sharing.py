@@ -11,6 +11,7 @@ import pytest
 
 from tests.e2e.api import call, data, error
 from tests.support.clients import client_for, user_id
+from tests.support.files import upload
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.e2e
@@ -132,3 +133,41 @@ def test_only_admins_share_through_the_admin_api(people, work):
     )
     assert response.status_code == 403
     assert response.json()["type"].endswith("forbidden")
+
+
+def test_a_read_only_share_lets_nothing_be_created_inside_or_attached(server: ServerProcess, people, work):
+    """Vulnerability 4 as a class: with a read-only share, nothing is created in the owner's project or attached
+    to her task, whichever endpoint is used; the owner's listings stay hers."""
+    friend, owner = people["friend"], people["owner"]
+    share(people["boss"], work["project"], user_id(friend), "read")
+    eventually(lambda: sees_task(friend, work["task"]))
+    project, task = work["project"], work["task"]
+    own_model = data(call(friend, "models.create", {"name": "mine", "uri": "https://evil/own"}))["id"]
+    own_task = data(call(friend, "tasks.create", {"name": "mine", "type": "training"}))["id"]
+    attempts = [
+        ("models.create", {"name": "evil", "uri": "https://evil/w", "project": project, "task": task}),
+        ("models.create", {"name": "evil", "uri": "https://evil/w", "task": task}),
+        ("models.create", {"name": "evil", "uri": "https://evil/w", "project": project}),
+        ("models.create", {"name": "evil", "uri": "https://evil/w", "project": work["sub"]}),
+        ("models.edit", {"model": own_model, "task": task}),
+        ("models.edit", {"model": own_model, "project": project}),
+        ("models.update", {"model": own_model, "project": project}),
+        ("models.update_for_task", {"task": task, "uri": "https://evil/w", "name": "evil"}),
+        ("tasks.create", {"name": "evil", "type": "training", "project": project}),
+        ("tasks.clone", {"task": task, "new_task_project": project}),
+        ("tasks.edit", {"task": own_task, "project": project, "force": True}),
+        ("tasks.add_or_update_model", {"task": task, "name": "m", "model": own_model, "type": "output"}),
+        ("tasks.add_or_update_artifacts", {"task": task, "artifacts": [{"key": "x", "type": "custom", "uri": "x"}]}),
+        ("tasks.enqueue", {"task": task}),
+    ]
+    for endpoint, body in attempts:
+        response = call(friend, endpoint, body)
+        assert 400 <= response.status_code < 500, (endpoint, body, response.text)
+    added = data(friend.post("/events.add_batch", content=f'{{"task":"{task}","type":"log","msg":"evil"}}'))
+    assert added["added"] == 0
+    token = friend.headers["Authorization"].removeprefix("Bearer ")
+    assert upload(server, token, [(f"{work['name']}/train.{task}/models/evil.pt", b"evil")]).status_code == 403
+    models = data(call(owner, "models.get_all", {"project": [project, work["sub"]], "only_fields": ["name"]}))
+    assert models["models"] == []
+    listed = data(call(owner, "tasks.get_all", {"project": [project], "only_fields": ["name"]}))["tasks"]
+    assert [t["name"] for t in listed] == ["train"]
