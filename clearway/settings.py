@@ -66,7 +66,9 @@ class Settings(BaseSettings):
         default=[], description="CIDRs of reverse proxies whose X-Forwarded-For is believed (comma-separated)."
     )
     login_max_failures_per_key: int = Field(
-        default=10, description="Failed logins with one key or user name, within the window, before refusing it."
+        default=10,
+        description="Failed logins with one key or user name from one address, within the window, before refusing it "
+        "from there.",
     )
     login_max_failures_per_address: int = Field(
         default=50, description="Failed logins from one client address, within the window, before refusing it."
