@@ -39,6 +39,8 @@ logger = task.get_logger()
 logger.report_scalar("remote", "answer", value=params["factor"] * 7, iteration=0)
 # Only the owner can see this project: the agent runs the task with the owner's identity.
 logger.report_scalar("remote", "owner_view", value=len(Task.get_tasks(project_name="Private notes")), iteration=0)
+# An output file, in the task's folder: the owner reads it afterwards by the URL the SDK recorded.
+task.upload_artifact("result", artifact_object={"answer": params["factor"] * 7}, wait_on_upload=True)
 print("RAN ON THE AGENT", flush=True)
 """
 
@@ -115,6 +117,7 @@ def test_execute_remotely_runs_the_script_on_the_agent_as_its_owner(cluster, age
     assert _scalars(cluster, task_id)["remote"] == {"answer": [42.0], "owner_view": [1.0]}
     log = data(call(cluster["alice"], "events.get_task_log", {"task": task_id, "batch_size": 1000}))
     assert "RAN ON THE AGENT" in "".join(event.get("msg", "") for event in log["events"])
+    assert _artifact(cluster, task, "result") == {"answer": 42}
 
 
 def test_a_clone_with_a_changed_hyperparameter_runs_with_the_new_value(cluster, agent, tmp_path: Path):
@@ -166,6 +169,8 @@ def test_without_owner_tokens_the_agent_runs_tasks_with_its_own_narrow_reach(clu
         _wait_for_status(cluster, shared, task_id, "completed")
         # The task ran (it may read itself and its project), but the owner's private work stayed out of reach.
         assert _scalars(cluster, task_id)["remote"] == {"answer": [42.0], "owner_view": [0.0]}
+        # Its output file went into the task's folder, which is the owner's: she reads it by its URL.
+        assert _artifact(cluster, _task(cluster, task_id), "result") == {"answer": 42}
     finally:
         shared.stop()
 
@@ -198,6 +203,14 @@ def _client(server: ServerProcess, creds: dict[str, str]) -> httpx.Client:
 
 def _task(cluster: dict[str, Any], task_id: str) -> dict[str, Any]:
     return data(call(cluster["alice"], "tasks.get_by_id", {"task": task_id}))["task"]
+
+
+def _artifact(cluster: dict[str, Any], task: dict[str, Any], key: str) -> Any:
+    """An artifact's file as the task's owner downloads it, by the URL the SDK recorded."""
+    uri = next(a["uri"] for a in task["execution"]["artifacts"] if a["key"] == key)
+    response = cluster["alice"].get(uri)
+    assert response.status_code == 200, (uri, response.text)
+    return response.json()
 
 
 def _scalars(cluster: dict[str, Any], task_id: str) -> dict[str, dict[str, list[float]]]:
