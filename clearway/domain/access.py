@@ -21,7 +21,7 @@ class Scope:
     # ``owner_ids`` owns. Stores whose records are not in projects ignore it.
     project_ids: frozenset[str] = frozenset()
     # An agent's reach into other users' tasks: those it holds (``agent_id``: it took them from a queue and runs
-    # them, while one of its workers is alive); with ``waiting`` also every task waiting in a queue; with
+    # them, while the worker running them is alive); with ``waiting`` also every task waiting in a queue; with
     # ``their_projects`` the projects of those tasks as well. Stores that hold no such records ignore them.
     agent_id: str | None = None
     waiting: bool = False
@@ -61,9 +61,12 @@ def write_scope(identity: Identity) -> Scope:
     only its own records and the tasks it holds (never their projects, never a task still waiting); acting for a
     task's owner, only that task and the records in its project."""
     if identity.acting_task is not None:
-        trees = frozenset({identity.acting_project}) if identity.acting_project else frozenset()
-        return Scope(org_id=identity.org_id, owner_ids=frozenset(), task_ids=frozenset({identity.acting_task}),
-                     project_trees=trees)  # fmt: skip
+        return Scope(
+            org_id=identity.org_id,
+            owner_ids=frozenset(),
+            task_ids=frozenset({identity.acting_task}),
+            project_trees=frozenset({identity.acting_project}) if identity.acting_project else frozenset(),
+        )
     if identity.role is Role.AGENT:
         return Scope(
             org_id=identity.org_id,

@@ -66,30 +66,32 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 def check_json(value: Any, what: str = "request") -> None:
     """Refuse what a client sent unless every store can keep it and give it back: at most :data:`MAX_DEPTH`
     levels of nesting, strings (and keys) without NUL characters or lone surrogates, integers that fit in 64
-    bits, finite numbers. Raises ValidationFailed naming the first problem; walks without recursion."""
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, str):
-            _check_text(item, what)
-        elif isinstance(item, bool) or item is None:
-            continue
-        elif isinstance(item, int):
-            if not -_INT64 <= item < _INT64:
-                raise ValidationFailed(f"{what}: integers must fit in 64 bits")
-        elif isinstance(item, float):
-            if not math.isfinite(item):
-                raise ValidationFailed(f"{what}: numbers must be finite (no NaN or Infinity)")
-        elif isinstance(item, dict | list):
-            if depth > MAX_DEPTH:
-                raise ValidationFailed(f"{what} is nested more than {MAX_DEPTH} levels deep")
-            if isinstance(item, dict):
+    bits, finite numbers. Raises ValidationFailed naming the first problem. Parsed JSON only (exact types): it
+    walks level by level, without recursion, at about half the cost of parsing."""
+    level = [value]
+    depth = 0
+    while level:
+        depth += 1
+        below: list[Any] = []
+        for item in level:
+            kind = type(item)
+            if kind is dict:
+                if depth > MAX_DEPTH:
+                    raise ValidationFailed(f"{what} is nested more than {MAX_DEPTH} levels deep")
                 for key in item:
                     _check_text(key, what)
-                children = item.values()
-            else:
-                children = item
-            stack.extend((child, depth + 1) for child in children)
+                below.extend(item.values())
+            elif kind is list:
+                if depth > MAX_DEPTH:
+                    raise ValidationFailed(f"{what} is nested more than {MAX_DEPTH} levels deep")
+                below.extend(item)
+            elif kind is str:
+                _check_text(item, what)
+            elif kind is int and not -_INT64 <= item < _INT64:
+                raise ValidationFailed(f"{what}: integers must fit in 64 bits")
+            elif kind is float and not math.isfinite(item):
+                raise ValidationFailed(f"{what}: numbers must be finite (no NaN or Infinity)")
+        level = below
 
 
 def _check_text(text: str, what: str) -> None:
