@@ -30,7 +30,9 @@ class Events:
         self.stores = stores
         self.max_per_batch = max_per_batch
 
-    def add_batch(self, identity: Identity, events: list[Any]) -> dict[str, Any]:
+    def add_batch(self, identity: Identity, events: list[Any], *, text_checked: bool = False) -> dict[str, Any]:
+        """Store the events the caller may add; ``text_checked``: the caller knows that no text in them has NUL
+        characters or lone surrogates (else every event's text is checked)."""
         if len(events) > self.max_per_batch:
             raise BatchTooLarge(f"{len(events)} events in one batch; the limit is {self.max_per_batch}")
         scalars: list[Doc] = []
@@ -45,6 +47,8 @@ class Events:
         for event in events:
             try:
                 row, kind = _shape(event, now_ms)
+                if not text_checked:
+                    _check_text(row)
             except ValidationFailed as exc:
                 errors[exc.message] += 1
                 continue
@@ -223,11 +227,9 @@ def _shape(event: Any, now_ms: int) -> tuple[Doc, str]:
     task = event.get("task")
     if not isinstance(task, str) or not task:
         raise ValidationFailed("event without task")
-    task = _text(task, None)
     event_type = event.get("type")
     if not isinstance(event_type, str):
         raise ValidationFailed("event without type")
-    event_type = _text(event_type, 64)
     timestamp = _int(event.get("timestamp"), default=now_ms)
     if event_type == LOG:
         msg = event.get("msg", "")
@@ -239,7 +241,7 @@ def _shape(event: Any, now_ms: int) -> tuple[Doc, str]:
             "timestamp": timestamp,
             "level": _text(event.get("level") or "info", 32),
             "worker": _text(event.get("worker"), 255),
-            "msg": _text(msg, None),
+            "msg": msg,
         }, "log"
     metric = _text(event.get("metric"), 255)
     variant = _text(event.get("variant"), 255)
@@ -265,7 +267,7 @@ def _shape(event: Any, now_ms: int) -> tuple[Doc, str]:
     doc.update(timestamp=timestamp, iter=iteration, metric=metric, variant=variant)
     return {
         "task": task,
-        "type": event_type,
+        "type": event_type[:64],
         "metric": metric,
         "variant": variant,
         "iter": iteration,
@@ -287,13 +289,18 @@ def _int(value: Any, default: int) -> int:
     return int(value)
 
 
-def _text(value: Any, limit: int | None) -> str:
-    """``value`` as a string of at most ``limit`` characters; None and other falsy values give ``""``.
-    Text no store can keep (NUL characters, lone surrogates) is refused."""
-    text = value if value.__class__ is str else str(value or "")
-    if "\x00" in text or not (text.isascii() or _valid_unicode(text)):
-        raise ValidationFailed("event text must be valid Unicode without NUL characters")
-    return text[:limit]
+def _text(value: Any, limit: int) -> str:
+    """``value`` as a string of at most ``limit`` characters; None and other falsy values give ``""``."""
+    if value.__class__ is str:
+        return value[:limit]
+    return str(value or "")[:limit]
+
+
+def _check_text(row: Doc) -> None:
+    """Refuse a row with text no store can keep: NUL characters, lone surrogates."""
+    for value in row.values():
+        if value.__class__ is str and ("\x00" in value or not value.isascii() and not _valid_unicode(value)):
+            raise ValidationFailed("event text must be valid Unicode without NUL characters")
 
 
 def _valid_unicode(text: str) -> bool:

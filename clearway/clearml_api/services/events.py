@@ -67,19 +67,22 @@ def _order(value: str | None) -> str | None:
 
 @service.endpoint("add_batch", raw_body=True)
 def add_batch(call: Call, _req: None) -> dict[str, Any]:
-    return call.services.events.add_batch(call.me, _parse_lines(call.body))
+    events, text_checked = _parse_lines(call.body)
+    return call.services.events.add_batch(call.me, events, text_checked=text_checked)
 
 
 @service.endpoint("add", raw_body=True)
 def add(call: Call, _req: None) -> dict[str, Any]:
-    return call.services.events.add_batch(call.me, _parse_lines(call.body))
+    return add_batch(call, _req)
 
 
-def _parse_lines(body: bytes) -> list[Any]:
-    """A json-lines body (the SDK's and agent's form); a JSON list or a single object also works."""
+def _parse_lines(body: bytes) -> tuple[list[Any], bool]:
+    """A json-lines body (the SDK's and agent's form); a JSON list or a single object also works. Also whether
+    its text is known storable: orjson refuses lone surrogates, and a NUL can only come as a ``\\u0000`` escape,
+    so the usual body needs no check of its text event by event."""
     events = _lines_at_once(body)
     if events is not None:
-        return events
+        return events, b"\\u0000" not in body
     try:
         text = body.decode("utf-8", errors="strict") if body else ""
         stripped = text.strip()
@@ -91,7 +94,7 @@ def _parse_lines(body: bytes) -> list[Any]:
         raise MalformedJSON(f"Malformed event line: {exc}") from exc
     except RecursionError as exc:
         raise MalformedJSON(f"An event is nested more than {MAX_DEPTH} levels deep") from exc
-    return events  # each event's values are checked as it is shaped (domain/events.py)
+    return events, False
 
 
 def _lines_at_once(body: bytes) -> list[Any] | None:
