@@ -126,11 +126,6 @@ class Workers:
             docs = [d for d in docs if (parse_iso(d.get("last_activity_time")) or now) >= cutoff]
         return self._rendered(identity, docs)
 
-    def served_queues(self, identity: Identity) -> set[str]:
-        """The queues served by the caller's own live workers."""
-        docs = self.stores.workers.list(worker_read_scope(identity), alive_at=self.clock())
-        return {queue for doc in docs if doc.get("user") == identity.user_id for queue in doc.get("queues") or []}
-
     def is_watched(self, identity: Identity, queue_id: str) -> bool:
         """Whether a live worker of the organisation serves the queue."""
         docs = self.stores.workers.list(worker_read_scope(identity), alive_at=self.clock())
