@@ -30,11 +30,17 @@ class OutdatedSchema(RuntimeError):
 
 
 def prepare_database(settings: Settings) -> None:
-    """Create the embedded database on first use; refuse any database whose schema is not current."""
+    """Create the schema in an empty database (the embedded one on first use, or an empty PostgreSQL database);
+    refuse any database whose schema is not current. Processes starting together take turns under a lock, so one
+    creates the schema and the others find it made."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     url = settings.resolved_database_url
-    if settings.database_url is None and migrations.current_revision(url) is None:
-        migrations.upgrade(url)
+    if migrations.current_revision(url) is None:
+        from clearway.store.sql.locks import exclusive
+
+        with exclusive(url, "schema"):
+            if migrations.current_revision(url) is None:
+                migrations.upgrade(url)
     if not migrations.is_current(url):
         raise OutdatedSchema(
             f"The database schema is not current (at {migrations.current_revision(url)}, "

@@ -21,8 +21,9 @@ from clearway.domain.tasks import Tasks
 from clearway.domain.watchdog import Watchdog
 from clearway.domain.workers import Workers
 from clearway.settings import Settings
-from clearway.store.base import Stores
+from clearway.store.base import Counters, Stores
 from clearway.store.sql.database import Database
+from clearway.store.sql.locks import HeldLock
 from clearway.store.sql.stores import SqlStores
 
 
@@ -44,6 +45,7 @@ class Services:
     dispatch: Dispatch
     workers: Workers
     watchdog: Watchdog
+    counters: Counters
 
     @classmethod
     def build(cls, settings: Settings, database: Database | None = None) -> Services:
@@ -53,10 +55,11 @@ class Services:
         audit = Audit(stores.audit)
         queues = Queues(stores)
         workers = Workers(stores, settings.worker_timeout_sec)
+        counters = shared_counters(settings, stores)
         return cls(
             settings=settings,
             stores=stores,
-            auth=Authenticator(stores, settings, audit, Impersonation(stores, workers)),
+            auth=Authenticator(stores, settings, audit, Impersonation(stores, workers), counters),
             projects=Projects(stores),
             tasks=tasks,
             events=Events(stores, settings.max_events_per_batch),
@@ -74,5 +77,16 @@ class Services:
                 worker_timeout_sec=settings.worker_timeout_sec,
                 task_timeout_sec=settings.task_timeout_sec,
                 retention_days=settings.stats_retention_days,
+                lock=HeldLock(db.url, "watchdog"),
             ),
+            counters=counters,
         )
+
+
+def shared_counters(settings: Settings, stores: Stores) -> Counters:
+    """The counters replicas share (login throttle, rate limits): Redis when configured, else the database."""
+    if settings.redis_url:
+        from clearway.store.redis_counters import RedisCounters
+
+        return RedisCounters(settings.redis_url)
+    return stores.counters

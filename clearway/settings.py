@@ -66,6 +66,11 @@ class Settings(BaseSettings):
         default=50, description="Failed logins from one client address, within the window, before refusing it."
     )
     login_failure_window_sec: float = Field(default=300.0, description="The window over which failures count.")
+    redis_url: str | None = Field(
+        default=None,
+        description="redis://HOST:PORT/DB: keep the counters replicas share (login throttle, rate limits) in Redis "
+        "instead of the database.",
+    )
     oidc_issuer: str | None = Field(
         default=None, description="OpenID Connect issuer URL (e.g. a Keycloak realm) whose access tokens we accept."
     )

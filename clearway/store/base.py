@@ -296,6 +296,28 @@ class SweepStore(ABC):
         not updated since ``before``."""
 
 
+class Counters(ABC):
+    """Events counted per key over a sliding window (failed logins, rate-limited calls), shared by every process
+    and replica: in the database, or in Redis when one is configured. Times are seconds since the epoch."""
+
+    @abstractmethod
+    def add(self, key: str, now: float, window_sec: float) -> int:
+        """Count one event of ``key`` at ``now``; the number of its events in the window ending now, this one
+        included."""
+
+    @abstractmethod
+    def count(self, key: str, now: float, window_sec: float) -> int:
+        """The number of events of ``key`` in the window ending at ``now``."""
+
+    @abstractmethod
+    def clear(self, key: str) -> None:
+        """Forget every event of ``key``."""
+
+    def prune(self, now: float) -> int:
+        """Drop events whose window has passed (for stores that do not expire them themselves)."""
+        return 0
+
+
 @dataclass(frozen=True)
 class Grants:
     """What is shared with one user: its groups, and the projects (subprojects included) it may read or write."""
@@ -391,6 +413,7 @@ class Stores(ABC):
     queue_entries: QueueEntryStore
     workers: WorkerStore
     sweep: SweepStore
+    counters: Counters
     models: DocumentStore
     blobs: BlobRecordStore
     sharing: SharingStore

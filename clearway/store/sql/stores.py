@@ -11,6 +11,7 @@ from clearway.store.base import Stores
 from clearway.store.sql.allowlists import SqlAllowlistStore
 from clearway.store.sql.audit import SqlAuditStore
 from clearway.store.sql.blobs import SqlBlobRecordStore
+from clearway.store.sql.counters import SqlCounters
 from clearway.store.sql.database import Database
 from clearway.store.sql.documents import SqlDocumentStore
 from clearway.store.sql.events import SqlEventStore
@@ -47,6 +48,7 @@ class SqlStores(Stores):
         self.queue_entries = SqlQueueEntryStore(db)
         self.workers = SqlWorkerStore(db)
         self.sweep = SqlSweepStore(db)
+        self.counters = SqlCounters(db)
         self.models = SqlDocumentStore(
             db,
             models,
