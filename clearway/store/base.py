@@ -29,6 +29,10 @@ class DocumentStore(ABC):
         """The document, or None when it does not exist or is outside the scope."""
 
     @abstractmethod
+    def get_many(self, scope: Scope, doc_ids: Iterable[str]) -> dict[str, Doc]:
+        """The documents of these ids that exist in the scope, by id, in a few statements whatever their number."""
+
+    @abstractmethod
     def query(self, scope: Scope, query: ListQuery) -> list[Doc]:
         """Documents matching the query, ordered and paged."""
 
@@ -115,8 +119,9 @@ class EventStore(ABC):
     """Events of tasks: scalars, console lines, plots, debug images. Callers check access to the task."""
 
     @abstractmethod
-    def add(self, scalars: list[Doc], logs: list[Doc], others: list[Doc]) -> None:
-        """Insert rows already shaped for each kind (see the SQL implementation for the keys)."""
+    def add(self, scalars: list[tuple[Any, ...]], logs: list[tuple[Any, ...]], others: list[Doc]) -> None:
+        """Insert rows already shaped for each kind: scalars as (task, metric, variant, iter, value, timestamp),
+        console lines as (task, timestamp, level, worker, msg), others as dicts of their table's columns."""
 
     @abstractmethod
     def scalars(self, task_id: str) -> Iterator[ScalarPoint]:

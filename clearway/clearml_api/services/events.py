@@ -9,6 +9,7 @@ import orjson
 
 from clearway.clearml_api.context import Call
 from clearway.clearml_api.registry import Request, Service
+from clearway.domain.events import decode_lines
 from clearway.errors import MalformedJSON, ValidationFailed
 
 service = Service("events")
@@ -66,12 +67,15 @@ def _order(value: str | None) -> str | None:
 
 @service.endpoint("add_batch", raw_body=True)
 def add_batch(call: Call, _req: None) -> dict[str, Any]:
+    lines = decode_lines(call.body)
+    if lines is not None:
+        return call.services.events.add_lines(call.me, lines)
     return call.services.events.add_batch(call.me, _parse_lines(call.body))
 
 
 @service.endpoint("add", raw_body=True)
 def add(call: Call, _req: None) -> dict[str, Any]:
-    return call.services.events.add_batch(call.me, _parse_lines(call.body))
+    return add_batch(call, _req)
 
 
 def _parse_lines(body: bytes) -> list[Any]:

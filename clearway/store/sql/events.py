@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from operator import itemgetter
+from typing import Any
 
 from sqlalchemy import Connection, Table, and_, delete, func, insert, or_, select
 
@@ -18,7 +18,7 @@ class SqlEventStore(EventStore):
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def add(self, scalars: list[Doc], logs: list[Doc], others: list[Doc]) -> None:
+    def add(self, scalars: list[tuple[Any, ...]], logs: list[tuple[Any, ...]], others: list[Doc]) -> None:
         with self.db.transaction() as conn:
             for table, rows in ((scalar_events, scalars), (log_events, logs)):
                 if rows:
@@ -116,11 +116,10 @@ class SqlEventStore(EventStore):
                 conn.execute(delete(table).where(table.c.task == task_id))
 
 
-def _insert_many(conn: Connection, table: Table, rows: list[Doc]) -> None:
-    """The driver's own bulk path: scalars and console lines are most of the volume, and SQLAlchemy's per-row
-    parameter processing would cost as much as the insert itself."""
+def _insert_many(conn: Connection, table: Table, values: list[tuple[Any, ...]]) -> None:
+    """The driver's own bulk path for rows in the table's column order (without ``id``): scalars and console lines
+    are most of the volume, and SQLAlchemy's per-row parameter processing would cost as much as the insert itself."""
     columns = [c.name for c in table.columns if c.name != "id"]
-    values = list(map(itemgetter(*columns), rows))
     quote = conn.dialect.identifier_preparer.quote
     target = f"{quote(table.name)} ({', '.join(quote(c) for c in columns)})"
     if conn.dialect.name == "postgresql":
