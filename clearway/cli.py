@@ -69,13 +69,17 @@ def _user(services, name: str) -> dict:  # type: ignore[no-untyped-def]
 def server(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Worker processes sharing the port (default CLEARWAY_WORKERS, 1).")
+    ] = None,
 ) -> None:
     """Run the server: ClearML API and file server on one port."""
-    import uvicorn
-
-    from clearway.app import OutdatedSchema, create_app, prepare_database
+    from clearway.app import OutdatedSchema, prepare_database
+    from clearway.ops.logs import configure_logging
+    from clearway.ops.serve import serve
 
     settings = Settings()
+    configure_logging(settings)
     url = settings.resolved_database_url
     try:
         prepare_database(settings)
@@ -84,12 +88,11 @@ def server(
         raise typer.Exit(2) from exc
     host = host or settings.host
     port = port or settings.port
-    typer.echo(f"Clearway listening on http://{host}:{port} (ClearML API at /, files at /files)")
+    workers = workers or settings.workers
+    typer.echo(f"Clearway listening on http://{host}:{port} (ClearML API at /, files at /files), {workers} process(es)")
     typer.echo(f"Data: {settings.data_dir.resolve()}  Database: {_safe_url(url)}")
     typer.echo('Credentials: clearway users create NAME; eval "$(clearway env NAME --url http://HOST:PORT)"')
-    # proxy_headers off: X-Forwarded-For is read only from CLEARWAY_TRUSTED_PROXIES, by IdentityMiddleware.
-    app = create_app(settings)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, proxy_headers=False)
+    serve(settings, host, port, workers)
 
 
 @users_app.command("create")

@@ -49,7 +49,7 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings, database: Database | None = None) -> Services:
-        db = database or Database(settings.resolved_database_url)
+        db = database or Database(settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous)
         stores = SqlStores(db)
         tasks = Tasks(stores)
         audit = Audit(stores.audit)

@@ -288,8 +288,25 @@ class WorkerStore(ABC):
     def prune_stats(self, before: datetime) -> int: ...
 
 
+@dataclass(frozen=True)
+class QueueBacklog:
+    org: str  # organisation name
+    queue: str  # queue name
+    length: int
+    oldest_wait_sec: float  # 0 when empty
+
+
 class SweepStore(ABC):
-    """Reads across every organisation, for the server's own maintenance (the watchdog); never for a request."""
+    """Reads across every organisation, for the server's own maintenance (the watchdog) and its metrics; never for a
+    request."""
+
+    @abstractmethod
+    def queue_backlog(self) -> list[QueueBacklog]:
+        """Every queue's waiting tasks."""
+
+    @abstractmethod
+    def live_workers(self) -> int:
+        """Workers that have not expired."""
 
     @abstractmethod
     def stale_tasks(self, status: str, before: datetime, limit: int) -> list[tuple[str, str]]:

@@ -183,6 +183,8 @@ _members = "/admin/api/groups/{group_id}/members/{user_id}"
 _share = "/admin/api/projects/{project_id}/shares/{grantee_type}/{grantee_id}"
 HTTP: dict[tuple[str, str], HttpCase] = {
     ("GET", "/health"): (lambda w: "/health", lambda w: None, "read"),
+    # For operators only (the metrics token or address list), never for a user's token: walked like a write.
+    ("GET", "/metrics"): (lambda w: "/metrics", lambda w: None, "write"),
     ("GET", "/admin/api/openapi.json"): (lambda w: "/admin/api/openapi.json", lambda w: None, "read"),
     ("GET", "/admin/api/users"): (lambda w: "/admin/api/users", lambda w: None, "read"),
     ("POST", "/admin/api/users"): (

@@ -11,6 +11,7 @@ from clearway.clearml_api.context import Call
 from clearway.clearml_api.registry import Request, Service
 from clearway.domain.events import decode_lines
 from clearway.errors import MalformedJSON, ValidationFailed
+from clearway.ops import metrics
 
 service = Service("events")
 
@@ -69,8 +70,11 @@ def _order(value: str | None) -> str | None:
 def add_batch(call: Call, _req: None) -> dict[str, Any]:
     lines = decode_lines(call.body)
     if lines is not None:
-        return call.services.events.add_lines(call.me, lines)
-    return call.services.events.add_batch(call.me, _parse_lines(call.body))
+        result = call.services.events.add_lines(call.me, lines)
+    else:
+        result = call.services.events.add_batch(call.me, _parse_lines(call.body))
+    metrics.EVENTS_INGESTED.inc(result["added"])
+    return result
 
 
 @service.endpoint("add", raw_body=True)
