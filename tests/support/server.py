@@ -45,9 +45,14 @@ class ServerProcess:
             **self.extra_env,
         }
 
-    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def cli(self, *args: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "clearway", *args], env=self.env, capture_output=True, text=True, check=check
+            [sys.executable, "-m", "clearway", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=check,
+            input=input,
         )
 
     def start(self, timeout: float = 30) -> None:
