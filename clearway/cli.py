@@ -1,9 +1,10 @@
-"""The command line: ``clearway server | users | keys | env | db``."""
+"""The command line: ``clearway server | users | keys | env | db | backup | restore``."""
 
 from __future__ import annotations
 
 import shlex
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
@@ -208,14 +209,43 @@ def env(
         typer.echo(f"export {key}={shlex.quote(value)}")
 
 
+@app.command()
+def backup(dest: Annotated[Path, typer.Argument(help="A new (or empty) directory to write the backup to.")]) -> None:
+    """Back up the database (a consistent snapshot, taken while the server runs), the local files and the token
+    signing secret into DEST."""
+    from clearway.ops.backup import Backup, BackupError
+
+    try:
+        manifest = Backup(Settings()).create(dest)
+    except BackupError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"Backed up the {manifest['database']} database (schema {manifest['schema']}) to {dest}")
+
+
+@app.command()
+def restore(src: Annotated[Path, typer.Argument(help="A directory made by clearway backup.")]) -> None:
+    """Restore a backup into an empty database and data directory (those the settings name)."""
+    from clearway.ops.backup import Backup, BackupError
+
+    try:
+        manifest = Backup(Settings()).restore(src)
+    except BackupError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"Restored the backup of {manifest['created']} (schema {manifest['schema']})")
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply every pending migration."""
     from clearway.store import migrations
+    from clearway.store.sql.locks import exclusive
 
     settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    migrations.upgrade(settings.resolved_database_url)
+    with exclusive(settings.resolved_database_url, "schema"):
+        migrations.upgrade(settings.resolved_database_url)
     typer.echo(f"Schema at {migrations.current_revision(settings.resolved_database_url)}")
 
 
