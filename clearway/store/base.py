@@ -142,8 +142,9 @@ class EventStore(ABC):
         after: tuple[int, int] | None,
         limit: int,
         descending: bool,
-    ) -> list[Doc]:
-        """Console lines ordered by (timestamp, id), strictly before or after a position."""
+    ) -> list[tuple[int, int, str, str, str]]:
+        """Console lines as (id, timestamp, level, worker, msg), ordered by (timestamp, id), strictly before or after
+        a position."""
 
     @abstractmethod
     def other_page(

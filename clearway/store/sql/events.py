@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, delete, func, insert, or_, select
+from sqlalchemy import Connection, Table, delete, func, insert, select, tuple_
 
 from clearway.store.base import Doc, EventStore, ScalarPoint
 from clearway.store.sql.database import Database
@@ -61,17 +61,19 @@ class SqlEventStore(EventStore):
         after: tuple[int, int] | None,
         limit: int,
         descending: bool,
-    ) -> list[Doc]:
+    ) -> list[tuple[int, int, str, str, str]]:
         c = log_events.c
         stmt = select(c.id, c.timestamp, c.level, c.worker, c.msg).where(c.task == task_id)
+        # Row values, not "ts < ? OR (ts = ? AND id < ?)": both databases then seek in the (task, timestamp, id)
+        # index to the position, instead of reading every line of the task before it on every page.
         if before is not None:
-            stmt = stmt.where(or_(c.timestamp < before[0], and_(c.timestamp == before[0], c.id < before[1])))
+            stmt = stmt.where(tuple_(c.timestamp, c.id) < tuple_(*before))
         if after is not None:
-            stmt = stmt.where(or_(c.timestamp > after[0], and_(c.timestamp == after[0], c.id > after[1])))
+            stmt = stmt.where(tuple_(c.timestamp, c.id) > tuple_(*after))
         order = (c.timestamp.desc(), c.id.desc()) if descending else (c.timestamp, c.id)
         stmt = stmt.order_by(*order).limit(limit)
         with self.db.read() as conn:
-            return [dict(row) for row in conn.execute(stmt).mappings()]
+            return [tuple(row) for row in conn.execute(stmt)]  # type: ignore[misc]
 
     def other_page(
         self,
