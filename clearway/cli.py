@@ -93,6 +93,8 @@ def server(
     typer.echo(f"Clearway listening on http://{host}:{port} (ClearML API at /, files at /files), {workers} process(es)")
     typer.echo(f"Data: {settings.data_dir.resolve()}  Database: {_safe_url(url)}")
     typer.echo('Credentials: clearway users create NAME; eval "$(clearway env NAME --url http://HOST:PORT)"')
+    if not url.startswith("sqlite") and not settings.token_secret:
+        typer.echo("Warning: CLEARWAY_TOKEN_SECRET is not set: replicas must share it to accept each other's tokens")
     serve(settings, host, port, workers)
 
 
