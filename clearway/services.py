@@ -21,7 +21,7 @@ from clearway.domain.tasks import Tasks
 from clearway.domain.watchdog import Watchdog
 from clearway.domain.workers import Workers
 from clearway.settings import Settings
-from clearway.store.base import Counters, Stores
+from clearway.store.base import SlidingCounters, Stores
 from clearway.store.sql.database import Database
 from clearway.store.sql.locks import HeldLock
 from clearway.store.sql.stores import SqlStores
@@ -45,7 +45,7 @@ class Services:
     dispatch: Dispatch
     workers: Workers
     watchdog: Watchdog
-    counters: Counters
+    sliding_counters: SlidingCounters
 
     @classmethod
     def build(cls, settings: Settings, database: Database | None = None) -> Services:
@@ -79,14 +79,14 @@ class Services:
                 retention_days=settings.stats_retention_days,
                 lock=HeldLock(db.url, "watchdog"),
             ),
-            counters=counters,
+            sliding_counters=counters,
         )
 
 
-def shared_counters(settings: Settings, stores: Stores) -> Counters:
+def shared_counters(settings: Settings, stores: Stores) -> SlidingCounters:
     """The counters replicas share (login throttle, rate limits): Redis when configured, else the database."""
     if settings.redis_url:
-        from clearway.store.redis_counters import RedisCounters
+        from clearway.store.redis_sliding_counters import RedisSlidingCounters
 
-        return RedisCounters(settings.redis_url)
-    return stores.counters
+        return RedisSlidingCounters(settings.redis_url)
+    return stores.sliding_counters

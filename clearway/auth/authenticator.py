@@ -30,7 +30,7 @@ from clearway.errors import (
     MissingCredentials,
 )
 from clearway.settings import Settings
-from clearway.store.base import Counters, Stores
+from clearway.store.base import SlidingCounters, Stores
 
 
 class Authenticator:
@@ -40,7 +40,7 @@ class Authenticator:
         settings: Settings,
         audit: Audit,
         impersonation: Impersonation | None = None,
-        counters: Counters | None = None,
+        counters: SlidingCounters | None = None,
     ) -> None:
         self.identities = stores.identity
         self.impersonation = impersonation
@@ -48,7 +48,7 @@ class Authenticator:
         self.audit = audit
         self.sessions = Sessions(stores, settings.key_cache_sec)
         self.throttle = LoginThrottle(
-            counters or stores.counters,
+            counters or stores.sliding_counters,
             settings.login_max_failures_per_key,
             settings.login_max_failures_per_address,
             settings.login_failure_window_sec,

@@ -2,7 +2,7 @@
 
 Past the limit, further attempts are refused with the same 401 as bad credentials plus "retry later" (never 429 or
 503: the ClearML clients retry those forever), whether or not the key exists. The counts live in the shared
-:class:`~clearway.store.base.Counters` (the database, or Redis), so every replica sees the same ones.
+:class:`~clearway.store.base.SlidingCounters` (the database, or Redis), so every replica sees the same ones.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 
 from clearway.errors import LoginThrottled
-from clearway.store.base import Counters
+from clearway.store.base import SlidingCounters
 
 PREFIX = "login:"
 
@@ -19,7 +19,7 @@ PREFIX = "login:"
 class LoginThrottle:
     def __init__(
         self,
-        counters: Counters,
+        counters: SlidingCounters,
         per_key: int,
         per_address: int,
         window_sec: float,

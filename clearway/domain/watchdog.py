@@ -77,7 +77,7 @@ class Watchdog:
         kept_since = now - timedelta(days=self.retention_days)
         self.stores.workers.prune_stats(kept_since)
         self.stores.queue_entries.prune_metrics(kept_since)
-        self.stores.counters.prune(now.timestamp())
+        self.stores.sliding_counters.prune(now.timestamp())
         return report
 
     def start(self, interval_sec: float) -> None:

@@ -319,7 +319,7 @@ class SweepStore(ABC):
         not updated since ``before``."""
 
 
-class Counters(ABC):
+class SlidingCounters(ABC):
     """Events counted per key over a sliding window (failed logins, rate-limited calls), shared by every process
     and replica: in the database, or in Redis when one is configured. Times are seconds since the epoch."""
 
@@ -436,7 +436,7 @@ class Stores(ABC):
     queue_entries: QueueEntryStore
     workers: WorkerStore
     sweep: SweepStore
-    counters: Counters
+    sliding_counters: SlidingCounters
     models: DocumentStore
     blobs: BlobRecordStore
     sharing: SharingStore

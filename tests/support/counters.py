@@ -12,19 +12,19 @@ from pathlib import Path
 import pytest
 
 from clearway.store import migrations
-from clearway.store.base import Counters
-from clearway.store.redis_counters import RedisCounters
-from clearway.store.sql.counters import SqlCounters
+from clearway.store.base import SlidingCounters
+from clearway.store.redis_sliding_counters import RedisSlidingCounters
 from clearway.store.sql.database import Database
+from clearway.store.sql.sliding_counters import SqlSlidingCounters
 from tests.support.databases import fresh_database
 
 REDIS_URL = os.environ.get("CLEARWAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @contextmanager
-def shared_counters(kind: str, tmp_path: Path) -> Iterator[Counters]:
+def shared_counters(kind: str, tmp_path: Path) -> Iterator[SlidingCounters]:
     if kind == "redis":
-        counters = RedisCounters(REDIS_URL, prefix=f"clearway-test-{uuid.uuid4().hex[:8]}:")
+        counters = RedisSlidingCounters(REDIS_URL, prefix=f"clearway-test-{uuid.uuid4().hex[:8]}:")
         try:
             counters.client.ping()
         except Exception as exc:  # noqa: BLE001 - any failure to reach it
@@ -40,6 +40,6 @@ def shared_counters(kind: str, tmp_path: Path) -> Iterator[Counters]:
         migrations.upgrade(url)
         db = Database(url)
         try:
-            yield SqlCounters(db)
+            yield SqlSlidingCounters(db)
         finally:
             db.dispose()

@@ -8,8 +8,8 @@ import pytest
 
 from clearway.auth.throttle import LoginThrottle
 from clearway.errors import LoginThrottled
-from clearway.store.base import Counters
-from clearway.store.sql.counters import SqlCounters
+from clearway.store.base import SlidingCounters
+from clearway.store.sql.sliding_counters import SqlSlidingCounters
 from tests.support.counters import shared_counters
 
 
@@ -22,12 +22,12 @@ class Clock:
 
 
 @pytest.fixture(params=["database", "redis"])
-def counters(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Counters]:
+def counters(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SlidingCounters]:
     with shared_counters(request.param, tmp_path) as made:
         yield made
 
 
-def test_a_key_is_refused_after_its_limit_and_allowed_again_after_the_window(counters: Counters):
+def test_a_key_is_refused_after_its_limit_and_allowed_again_after_the_window(counters: SlidingCounters):
     clock = Clock()
     throttle = LoginThrottle(counters, per_key=3, per_address=100, window_sec=60, clock=clock)
     for _ in range(2):
@@ -41,7 +41,7 @@ def test_a_key_is_refused_after_its_limit_and_allowed_again_after_the_window(cou
     throttle.check("KEY", "10.0.0.1")
 
 
-def test_an_address_is_refused_whatever_key_it_tries(counters: Counters):
+def test_an_address_is_refused_whatever_key_it_tries(counters: SlidingCounters):
     throttle = LoginThrottle(counters, per_key=100, per_address=2, window_sec=60, clock=Clock())
     throttle.failed("A", "10.0.0.1")
     throttle.failed("B", "10.0.0.1")
@@ -50,7 +50,7 @@ def test_an_address_is_refused_whatever_key_it_tries(counters: Counters):
     throttle.check("C", "10.0.0.2")
 
 
-def test_success_clears_the_keys_count(counters: Counters):
+def test_success_clears_the_keys_count(counters: SlidingCounters):
     throttle = LoginThrottle(counters, per_key=2, per_address=100, window_sec=60, clock=Clock())
     throttle.failed("KEY", None)
     throttle.succeeded("KEY")
@@ -58,7 +58,7 @@ def test_success_clears_the_keys_count(counters: Counters):
     throttle.check("KEY", None)
 
 
-def test_two_replicas_share_the_counts(counters: Counters):
+def test_two_replicas_share_the_counts(counters: SlidingCounters):
     """Two throttles over the same store (two replicas) see each other's failures."""
     clock = Clock()
     first, second = (LoginThrottle(counters, per_key=2, per_address=100, window_sec=60, clock=clock) for _ in "ab")
@@ -69,4 +69,4 @@ def test_two_replicas_share_the_counts(counters: Counters):
     clock.now += 61
     counters.prune(clock.now)  # the watchdog's pass (Redis expires them itself)
     first.check("KEY", "10.0.0.3")
-    assert counters.count("login:key:KEY", clock.now, 3600) == 0 or not isinstance(counters, SqlCounters)
+    assert counters.count("login:key:KEY", clock.now, 3600) == 0 or not isinstance(counters, SqlSlidingCounters)

@@ -11,7 +11,6 @@ from clearway.store.base import Stores
 from clearway.store.sql.allowlists import SqlAllowlistStore
 from clearway.store.sql.audit import SqlAuditStore
 from clearway.store.sql.blobs import SqlBlobRecordStore
-from clearway.store.sql.counters import SqlCounters
 from clearway.store.sql.database import Database
 from clearway.store.sql.documents import SqlDocumentStore
 from clearway.store.sql.events import SqlEventStore
@@ -19,6 +18,7 @@ from clearway.store.sql.identity import SqlIdentityStore
 from clearway.store.sql.queues import SqlQueueEntryStore, project_of_task_sent_to_queue, task_sent_to_queue
 from clearway.store.sql.schema import models, projects, queues, tasks
 from clearway.store.sql.sharing import SqlSharingStore
+from clearway.store.sql.sliding_counters import SqlSlidingCounters
 from clearway.store.sql.sweep import SqlSweepStore
 from clearway.store.sql.workers import SqlWorkerStore
 from clearway.timeutil import parse_iso
@@ -48,7 +48,7 @@ class SqlStores(Stores):
         self.queue_entries = SqlQueueEntryStore(db)
         self.workers = SqlWorkerStore(db)
         self.sweep = SqlSweepStore(db)
-        self.counters = SqlCounters(db)
+        self.sliding_counters = SqlSlidingCounters(db)
         self.models = SqlDocumentStore(
             db,
             models,

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from sqlalchemy import delete, func, insert, select
 
-from clearway.store.base import Counters
+from clearway.store.base import SlidingCounters
 from clearway.store.sql.database import Database
 from clearway.store.sql.schema import rate_events
 
 _c = rate_events.c
 
 
-class SqlCounters(Counters):
+class SqlSlidingCounters(SlidingCounters):
     def __init__(self, db: Database) -> None:
         self.db = db
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from clearway.store.base import Counters
+from clearway.store.base import SlidingCounters
 
 PREFIX = "clearway:count:"
 
 
-class RedisCounters(Counters):
+class RedisSlidingCounters(SlidingCounters):
     def __init__(self, url: str, prefix: str = PREFIX) -> None:
         import redis  # only when configured
 
