@@ -215,27 +215,30 @@ def env(
 def backup(dest: Annotated[Path, typer.Argument(help="A new (or empty) directory to write the backup to.")]) -> None:
     """Back up the database (a consistent snapshot, taken while the server runs), the local files and the token
     signing secret into DEST."""
-    from clearway.ops.backup import Backup, BackupError
+    from clearway.ops.backup import Backup
 
-    try:
-        manifest = Backup(Settings()).create(dest)
-    except BackupError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from exc
+    manifest = _backup_step(lambda: Backup(Settings()).create(dest))
     typer.echo(f"Backed up the {manifest['database']} database (schema {manifest['schema']}) to {dest}")
 
 
 @app.command()
 def restore(src: Annotated[Path, typer.Argument(help="A directory made by clearway backup.")]) -> None:
     """Restore a backup into an empty database and data directory (those the settings name)."""
-    from clearway.ops.backup import Backup, BackupError
+    from clearway.ops.backup import Backup
+
+    manifest = _backup_step(lambda: Backup(Settings()).restore(src))
+    typer.echo(f"Restored the backup of {manifest['created']} (schema {manifest['schema']})")
+
+
+def _backup_step(action: Callable[[], T]) -> T:
+    """Run a backup or restore; why it cannot be done is printed, not thrown as a traceback."""
+    from clearway.ops.backup import BackupError
 
     try:
-        manifest = Backup(Settings()).restore(src)
+        return action()
     except BackupError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from exc
-    typer.echo(f"Restored the backup of {manifest['created']} (schema {manifest['schema']})")
 
 
 @db_app.command("upgrade")

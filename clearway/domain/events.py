@@ -51,18 +51,28 @@ class EventLine(msgspec.Struct):
 _LINES = msgspec.json.Decoder(list[EventLine])
 
 
-def decode_lines(body: bytes) -> list[EventLine] | None:
-    """A json-lines body of valid scalar and console events only, decoded at once; None when it is anything else
-    (the caller then parses it generally, with per-event errors)."""
+def lines_as_array(body: bytes) -> tuple[bytes, int] | None:
+    """A json-lines body as one JSON array, to decode at once, and its number of lines; None for an empty body or
+    one that already is a JSON list. The decoder must then give one value per line (else a value spread over lines,
+    or blank lines, fooled the join: parse line by line instead)."""
     lines = body.strip()
     if not lines or lines.startswith(b"["):
         return None
+    return b"[" + lines.replace(b"\n", b",") + b"]", lines.count(b"\n") + 1
+
+
+def decode_lines(body: bytes) -> list[EventLine] | None:
+    """A json-lines body of valid scalar and console events only, decoded at once; None when it is anything else
+    (the caller then parses it generally, with per-event errors)."""
+    joined = lines_as_array(body)
+    if joined is None:
+        return None
     try:
-        events = _LINES.decode(b"[" + lines.replace(b"\n", b",") + b"]")
+        events = _LINES.decode(joined[0])
     except msgspec.DecodeError:
         return None
-    if len(events) != lines.count(b"\n") + 1:
-        return None  # a value spread over several lines, or blank lines: the general parser decides
+    if len(events) != joined[1]:
+        return None
     for event in events:
         if not event.task or (event.type != SCALAR and (event.type != LOG)) or (
             event.type == SCALAR and event.value is None

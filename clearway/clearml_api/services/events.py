@@ -9,7 +9,7 @@ import orjson
 
 from clearway.clearml_api.context import Call
 from clearway.clearml_api.registry import Request, Service
-from clearway.domain.events import decode_lines
+from clearway.domain.events import decode_lines, lines_as_array
 from clearway.errors import MalformedJSON, ValidationFailed
 from clearway.ops import metrics
 
@@ -103,14 +103,14 @@ def _lines_at_once(body: bytes) -> list[Any] | None:
     None when that does not give exactly one value per line (blank lines, a value spread over lines, a NaN, bad
     UTF-8...): the caller then parses line by line, with json's semantics and its error messages.
     """
-    lines = body.strip()
-    if not lines or lines.startswith(b"["):
+    joined = lines_as_array(body)
+    if joined is None:
         return None
     try:
-        events = orjson.loads(b"[" + lines.replace(b"\n", b",") + b"]")
+        events = orjson.loads(joined[0])
     except orjson.JSONDecodeError:
         return None
-    return events if len(events) == lines.count(b"\n") + 1 else None
+    return events if len(events) == joined[1] else None
 
 
 @service.endpoint("get_task_log", TaskLogRequest)
