@@ -55,3 +55,5 @@ def configure_logging(settings: Settings) -> None:
     handler.setFormatter(JsonFormatter() if settings.log_format == "json" else TextFormatter())
     root.addHandler(handler)
     root.setLevel(settings.log_level.upper())
+    if settings.log_level != "debug":
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # a schema made at start is one line, not twenty

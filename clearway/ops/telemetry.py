@@ -58,10 +58,7 @@ class Telemetry:
                 state = scope.get("state", {})
                 identity = state.get("identity")
                 log.info(
-                    "%s %s %s",
-                    scope["method"],
-                    scope["path"],
-                    status,
+                    "request",
                     extra={
                         "method": scope["method"],
                         "path": scope["path"],
