@@ -22,6 +22,12 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8008
     workers: int = Field(default=1, ge=1, description="Server processes sharing the port (clearway server --workers).")
+    keep_alive_sec: int = Field(
+        default=75,
+        gt=0,
+        description="How long an idle kept-alive connection stays open: longer than a load balancer's idle timeout, "
+        "and than agents' polling interval.",
+    )
     log_format: Literal["text", "json"] = Field(default="text", description="Log lines as text or JSON objects.")
     log_level: Literal["debug", "info", "warning", "error"] = Field(default="info", description="Least log level.")
     access_log: bool = Field(default=True, description="Log one line per request (method, path, status, time).")

@@ -51,10 +51,13 @@ def worker_app() -> Any:
 def serve(settings: Settings, host: str, port: int, workers: int) -> None:
     """Serve until stopped. With ``workers`` > 1 each worker process builds its own app from the same settings
     (the environment), and metrics are gathered across them through a shared directory."""
+    # A kept-alive connection closed by the server just as the client reuses it fails that request: keep idle
+    # connections longer than clients and proxies do (uvicorn's default is 5 s; agents poll every 5 s or so).
+    options = {**UVICORN_OPTIONS, "timeout_keep_alive": settings.keep_alive_sec}
     if workers <= 1:
         from clearway.app import create_app
 
-        uvicorn.run(create_app(settings), host=host, port=port, http=NoDelayHttpProtocol, **UVICORN_OPTIONS)
+        uvicorn.run(create_app(settings), host=host, port=port, http=NoDelayHttpProtocol, **options)
         return
     metrics_dir = tempfile.mkdtemp(prefix="clearway-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # the workers inherit it
@@ -66,7 +69,7 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
             port=port,
             workers=workers,
             http=HTTP_PROTOCOL,
-            **UVICORN_OPTIONS,
+            **options,
         )
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
