@@ -20,6 +20,7 @@ from uvicorn.protocols.http.auto import AutoHTTPProtocol
 from clearway.settings import Settings
 
 HTTP_PROTOCOL = f"{__name__}:NoDelayHttpProtocol"
+WORKER_HEALTHCHECK_SEC = 60
 # proxy_headers off: X-Forwarded-For is read only from CLEARWAY_TRUSTED_PROXIES, by IdentityMiddleware.
 UVICORN_OPTIONS: dict[str, Any] = {"log_config": None, "access_log": False, "proxy_headers": False}
 
@@ -69,6 +70,9 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
             port=port,
             workers=workers,
             http=HTTP_PROTOCOL,
+            # uvicorn kills a worker that does not answer its ping within this: 5 s by default, which a busy worker
+            # on a loaded machine can miss, losing the requests it was serving.
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_SEC,
             **options,
         )
     finally:
