@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     )
     oidc_create_users: bool = Field(default=False, description="Create unknown OIDC users on first use.")
     oidc_organization: str = Field(default="default", description="Organisation of OIDC users.")
+    record_responses_dir: Path | None = Field(
+        default=None,
+        description="For tests: append every ClearML API answer to a JSON-lines file in this directory, so that a "
+        "test can check them against the SDK's response schemas.",
+    )
 
     @field_validator("trusted_proxies", "oidc_admin_roles", mode="before")
     @classmethod
