@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import Field
 
 from clearway.clearml_api.context import Call
-from clearway.clearml_api.queries import GetAllRequest, StrList
+from clearway.clearml_api.queries import FilterRules, GetAllRequest, StrList
 from clearway.clearml_api.registry import Request, Service
 from clearway.domain import task_fields
 from clearway.domain.task_status import Status
@@ -171,16 +171,30 @@ def get_by_id(call: Call, req: TaskRequest) -> dict[str, Any]:
     return {"task": call.services.tasks.get(call.me, req.task)}
 
 
+# ClearML's rules for the fields tasks.get_all filters on (see clearml_api/queries.py).
+TASK_FILTERS = FilterRules(
+    patterns=("comment", "report"),
+    lists=("user", "type", "status", "project", "parent", "hyperparams.*", "execution.queue", "models.input.model"),
+    ranges=("created", "started", "active_duration", "last_metrics.*", "last_iteration"),
+    dates=("status_changed", "last_update", "last_change"),
+    equals=("runtime.*",),
+    text=(
+        "id",
+        "name",
+        "comment",
+        "report",
+        "models.input.*.model",
+        "models.output.*.model",
+        "script.repository",
+        "script.entry_point",
+    ),
+    paths={"user": ("owner_id",), "models.input.model": ("models", "input", "*", "model")},
+)
+
+
 @service.endpoint("get_all", TasksGetAll)
 def get_all(call: Call, req: TasksGetAll) -> dict[str, Any]:
-    equals = {
-        "project": req.project,
-        "status": req.status,
-        "type": req.type,
-        "owner_id": req.user,
-        "parent": req.parent,
-    }
-    query = req.to_query(call.services.settings.max_page_size, equals)
+    query = req.to_query(call.services.settings.max_page_size, rules=TASK_FILTERS)
     return {"tasks": call.services.tasks.list(call.me, query, req.only_fields)}
 
 
