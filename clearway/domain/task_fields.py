@@ -30,6 +30,16 @@ def edit_hyper_params(doc: Doc, items: list[dict[str, Any]], replace: str) -> Do
     return {**doc, "hyperparams": params}
 
 
+def hyper_params_list(doc: Doc) -> list[dict[str, Any]]:
+    """The task's hyperparameters as ``tasks.get_hyper_params`` lists them: one item per section and name."""
+    items = []
+    for section, params in (doc.get("hyperparams") or {}).items():
+        for name, item in (params or {}).items():
+            if isinstance(item, dict):
+                items.append({**item, "section": section, "name": name})
+    return items
+
+
 def delete_hyper_params(doc: Doc, items: list[dict[str, Any]]) -> Doc:
     params = copy.deepcopy(doc.get("hyperparams") or {})
     for item in items:

@@ -116,6 +116,10 @@ class EditHyperParamsRequest(TaskRequest):
     force: bool = False
 
 
+class GetHyperParamsRequest(Request):
+    tasks: list[str] = Field(min_length=1)
+
+
 class DeleteHyperParamsRequest(TaskRequest):
     hyperparams: list[HyperParam]
     force: bool = False
@@ -285,6 +289,12 @@ def set_requirements(call: Call, req: SetRequirementsRequest) -> dict[str, Any]:
 def edit_hyper_params(call: Call, req: EditHyperParamsRequest) -> dict[str, Any]:
     items = [p.model_dump(exclude_none=True) for p in req.hyperparams]
     return _section_edit(call, req.task, lambda doc: task_fields.edit_hyper_params(doc, items, req.replace_hyperparams))
+
+
+@service.endpoint("get_hyper_params", GetHyperParamsRequest)
+def get_hyper_params(call: Call, req: GetHyperParamsRequest) -> dict[str, Any]:
+    tasks = [call.services.tasks.get(call.me, task_id) for task_id in req.tasks]
+    return {"params": [{"task": doc["id"], "hyperparams": task_fields.hyper_params_list(doc)} for doc in tasks]}
 
 
 @service.endpoint("delete_hyper_params", DeleteHyperParamsRequest)
