@@ -17,6 +17,7 @@ from clearway.domain.models import Models
 from clearway.domain.projects import Projects
 from clearway.domain.queues import Queues
 from clearway.domain.sharing import Sharing
+from clearway.domain.task_outputs import TaskOutputs
 from clearway.domain.tasks import Tasks
 from clearway.domain.watchdog import Watchdog
 from clearway.domain.workers import Workers
@@ -44,6 +45,7 @@ class Services:
     dispatch: Dispatch
     workers: Workers
     watchdog: Watchdog
+    task_outputs: TaskOutputs
 
     @classmethod
     def build(cls, settings: Settings, database: Database | None = None) -> Services:
@@ -53,6 +55,7 @@ class Services:
         audit = Audit(stores.audit)
         queues = Queues(stores)
         workers = Workers(stores, settings.worker_timeout_sec)
+        blobs = Blobs(stores, open_blob_store(settings), settings.max_upload_bytes)
         return cls(
             settings=settings,
             stores=stores,
@@ -61,7 +64,7 @@ class Services:
             tasks=tasks,
             events=Events(stores, settings.max_events_per_batch),
             models=Models(stores, tasks),
-            blobs=Blobs(stores, open_blob_store(settings), settings.max_upload_bytes),
+            blobs=blobs,
             audit=audit,
             accounts=Accounts(stores, audit),
             sharing=Sharing(stores, audit),
@@ -75,4 +78,5 @@ class Services:
                 task_timeout_sec=settings.task_timeout_sec,
                 retention_days=settings.stats_retention_days,
             ),
+            task_outputs=TaskOutputs(stores, tasks, blobs),
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import httpx
@@ -289,10 +290,34 @@ def test_delete_and_archive(api: httpx.Client, project: str):
     keep, gone = new_task(api, project, "keep"), new_task(api, project, "gone")
     assert data(call(api, "tasks.archive", {"tasks": [keep]}))["archived"] == 1
     assert "archived" in get_task(api, keep)["system_tags"]
-    data(call(api, "tasks.delete", {"task": gone}))
+    artifact = {"key": "a", "type": "custom", "uri": "s3://bucket/a.bin"}
+    data(call(api, "tasks.add_or_update_artifacts", {"task": gone, "artifacts": [artifact]}))
+    deleted = data(call(api, "tasks.delete", {"task": gone, "return_file_urls": True}))
+    assert deleted == {
+        "deleted": True,
+        "deleted_models": 0,
+        "events": {"deleted": 0},
+        "urls": {"artifact_urls": ["s3://bucket/a.bin"], "model_urls": [], "event_urls": []},
+    }
     assert error(call(api, "tasks.get_by_id", {"task": gone}))[:2] == (400, 101)
     assert error(call(api, "projects.delete", {"project": project}))[0] == 400
     assert (
         data(call(api, "projects.delete", {"project": project, "force": True, "delete_contents": True}))["deleted"] == 1
     )
     assert error(call(api, "tasks.get_by_id", {"task": keep}))[:2] == (400, 101)
+
+
+def test_reset_answers_what_it_did(api: httpx.Client, project: str):
+    task = new_task(api, project, "queued then reset")
+    queue = data(call(api, "queues.create", {"name": f"reset-{uuid.uuid4().hex[:8]}"}))["id"]
+    data(call(api, "tasks.enqueue", {"task": task, "queue": queue}))
+    line = {"task": task, "type": "log", "msg": "hello"}
+    assert data(api.post("/events.add_batch", content=json.dumps(line)))["added"] == 1
+    assert data(call(api, "tasks.reset", {"task": task})) == {
+        "updated": 1,
+        "fields": {"status": "created"},
+        "deleted_models": 0,
+        "events": {"deleted": 1},
+        "dequeued": {"removed": 1},
+    }
+    assert data(call(api, "queues.get_num_entries", {"queue": queue}))["num"] == 0

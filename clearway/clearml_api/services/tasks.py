@@ -10,6 +10,7 @@ from clearway.clearml_api.context import Call
 from clearway.clearml_api.queries import FilterRules, GetAllRequest, StrList
 from clearway.clearml_api.registry import Request, Service
 from clearway.domain import task_fields
+from clearway.domain.task_outputs import Options, Outcome
 from clearway.domain.task_status import Status
 from clearway.store.base import Doc
 from clearway.timeutil import now_iso
@@ -38,9 +39,21 @@ class PublishRequest(StatusRequest):
     publish_model: bool = True
 
 
-class ResetRequest(ForceRequest):
-    clear_all: bool = False
+class OutputsRequest(ForceRequest):
+    """What becomes of the task's outputs on delete and reset (domain/task_outputs.py)."""
+
+    delete_output_models: bool = True
+    return_file_urls: bool = False
     delete_external_artifacts: bool = True
+
+    def options(self, call: Call) -> Options:
+        deletes_files = self.delete_external_artifacts and call.services.settings.delete_task_files
+        files_url = f"{call.http.base_url}files/" if deletes_files else None
+        return Options(self.delete_output_models, self.return_file_urls, files_url)
+
+
+class ResetRequest(OutputsRequest):
+    clear_all: bool = False
 
 
 class FieldsRequest(Request):
@@ -142,8 +155,8 @@ class ArchiveRequest(Request):
     tasks: list[str] = Field(min_length=1)
 
 
-class DeleteRequest(ForceRequest):
-    return_file_urls: bool = False
+class DeleteRequest(OutputsRequest):
+    pass
 
 
 class ArtifactsRequest(ForceRequest):
@@ -245,10 +258,23 @@ def publish(call: Call, req: PublishRequest) -> dict[str, Any]:
     return _updated(status=doc["status"])
 
 
+def _outputs(outcome: Outcome) -> dict[str, Any]:
+    """What delete and reset did to the task's outputs; ``events`` as ``events.delete_for_task`` answers."""
+    out: dict[str, Any] = {"deleted_models": outcome.deleted_models, "events": {"deleted": outcome.deleted_events}}
+    if outcome.urls is not None:
+        out["urls"] = outcome.urls
+    return out
+
+
 @service.endpoint("reset", ResetRequest)
 def reset(call: Call, req: ResetRequest) -> dict[str, Any]:
-    call.services.tasks.reset(call.me, req.task, force=req.force, clear_all=req.clear_all)
-    return {"updated": 1, "fields": {"status": Status.CREATED.value}, "deleted_models": 0, "urls": {}}
+    outcome = call.services.task_outputs.reset(
+        call.me, req.task, force=req.force, clear_all=req.clear_all, options=req.options(call)
+    )
+    out = {"updated": 1, "fields": {"status": Status.CREATED.value}, **_outputs(outcome)}
+    if outcome.dequeued:
+        out["dequeued"] = {"removed": 1}
+    return out
 
 
 @service.endpoint("clone", CloneRequest)
@@ -344,8 +370,8 @@ def delete_models(call: Call, req: DeleteModelsRequest) -> dict[str, Any]:
 
 @service.endpoint("delete", DeleteRequest)
 def delete(call: Call, req: DeleteRequest) -> dict[str, Any]:
-    call.services.tasks.delete(call.me, req.task, force=req.force)
-    return {"deleted": 1, "updated_children": 0, "updated_models": 0, "events": {}, "urls": {}}
+    outcome = call.services.task_outputs.delete(call.me, req.task, force=req.force, options=req.options(call))
+    return {"deleted": True, **_outputs(outcome)}
 
 
 @service.endpoint("archive", ArchiveRequest)
