@@ -26,7 +26,7 @@ def tasks(services: Services, owner: Identity) -> dict[str, str]:
     """Five tasks of one project, named a..e, with metrics, hyperparameters, models and texts to filter on."""
     project = services.projects.create(owner, {"name": f"filters-{uuid.uuid4().hex[:6]}"})["id"]
     values = {"a": -0.0, "b": -4.0, "c": -1.0, "d": 10.0, "e": None}
-    lrs = {"a": "0.5", "b": "10", "c": "9", "d": "2e-3", "e": "n/a"}
+    lrs = {"a": "0.5", "b": "10", "c": "9", "d": "2e-3", "e": "1e400"}  # e: too big for a double, text
     ids = {}
     for name, value in values.items():
         doc = services.tasks.create(

@@ -51,8 +51,9 @@ from clearway.domain.query import (
 from clearway.errors import ValidationFailed
 from clearway.timeutil import iso
 
-# A number written as text ("0.001", "-4", "1e-3"): hyperparameter values are text, and sort as numbers.
-NUMBER = r"^\s*[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$"
+# A number written as text ("0.001", "-4", "1e-3"): hyperparameter values are text, and sort as numbers. Its digits
+# are bounded so that it always fits a double (PostgreSQL refuses to cast "1e400").
+NUMBER = r"^\s*[-+]?([0-9]{1,200}(\.[0-9]{0,200})?|\.[0-9]{1,200})([eE][-+]?[0-9]{1,2})?\s*$"
 ARRAY_COLUMNS = frozenset({"tags", "system_tags"})  # JSON lists mirrored beside the document
 Predicate = Callable[["Value"], ColumnElement[bool]]
 
