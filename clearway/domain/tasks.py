@@ -6,6 +6,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
+from clearway.domain import task_fields
 from clearway.domain.access import read_scope, write_scope
 from clearway.domain.documents import merge_one_level, project_fields
 from clearway.domain.identity import Identity
@@ -270,6 +271,9 @@ def _normalise(fields: dict[str, Any]) -> dict[str, Any]:
     for key in ("script", "execution", "output", "hyperparams", "configuration", "runtime", "models", "container"):
         if key in out and not isinstance(out[key], dict):
             raise ValidationFailed(f"{key} must be an object")
+    for key, depth in (("hyperparams", 2), ("configuration", 1)):
+        if key in out:
+            out[key] = task_fields.values_as_text(out[key], depth)
     return out
 
 

@@ -321,3 +321,15 @@ def test_reset_answers_what_it_did(api: httpx.Client, project: str):
         "dequeued": {"removed": 1},
     }
     assert data(call(api, "queues.get_num_entries", {"queue": queue}))["num"] == 0
+
+
+def test_parameter_and_configuration_values_are_text(api: httpx.Client, project: str):
+    """As ClearML keeps them (and the SDK's schemas say): whatever a client sends, the values come back as text."""
+    hyperparams = {"Args": {"lr": {"section": "Args", "name": "lr", "value": 0.5}, "on": {"value": True}}}
+    task = new_task(api, project, "typed", hyperparams=hyperparams)
+    config = [{"name": "model", "value": {"layers": 2}}]
+    data(call(api, "tasks.edit_configuration", {"task": task, "configuration": config}))
+    doc = get_task(api, task)
+    assert (doc["hyperparams"]["Args"]["lr"]["value"], doc["hyperparams"]["Args"]["on"]["value"]) == ("0.5", "True")
+    assert doc["configuration"]["model"]["value"] == '{"layers": 2}'
+    assert error(call(api, "tasks.edit", {"task": task, "hyperparams": {"Args": "lr=1"}}))[:2] == (400, 11)
