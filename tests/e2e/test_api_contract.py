@@ -333,3 +333,19 @@ def test_parameter_and_configuration_values_are_text(api: httpx.Client, project:
     assert (doc["hyperparams"]["Args"]["lr"]["value"], doc["hyperparams"]["Args"]["on"]["value"]) == ("0.5", "True")
     assert doc["configuration"]["model"]["value"] == '{"layers": 2}'
     assert error(call(api, "tasks.edit", {"task": task, "hyperparams": {"Args": "lr=1"}}))[:2] == (400, 11)
+
+
+def test_failed_close_update_and_move_forward_answer(api: httpx.Client, project: str):
+    """Endpoints no SDK flow of the suite calls: their answers too go through the session's schema check."""
+    task = new_task(api, project, "fails")
+    data(call(api, "tasks.started", {"task": task}))
+    assert data(call(api, "tasks.failed", {"task": task}))["fields"]["status"] == "failed"
+    assert data(call(api, "tasks.close", {"task": task, "force": True}))["fields"]["status"] == "closed"
+    model = data(call(api, "models.create", {"name": "m", "uri": "file:///m", "project": project}))["id"]
+    updated = data(call(api, "models.update", {"model": model, "comment": "c"}))
+    assert updated == {"updated": 1, "fields": {"comment": "c"}}
+    queue = data(call(api, "queues.create", {"name": f"move-{uuid.uuid4().hex[:8]}"}))["id"]
+    waiting = [new_task(api, project, f"w{i}") for i in range(2)]
+    for waiting_task in waiting:
+        data(call(api, "tasks.enqueue", {"task": waiting_task, "queue": queue}))
+    assert data(call(api, "queues.move_task_forward", {"queue": queue, "task": waiting[1]})) == {"position": 0}
