@@ -109,11 +109,19 @@ class Value:
         """The value when it is a JSON number, else NULL."""
         return case((self.is_number, cast(self.raw if self.is_sqlite else self.text, Float)), else_=None)
 
-    @property
-    def sort_number(self) -> ColumnElement[Any]:
-        """A JSON number, or text that reads as one; else NULL."""
+    def sort_keys(self) -> list[ColumnElement[Any]]:
+        """Keys that sort values as MongoDB (so ClearML) does: missing or null first, then numbers by value (text
+        that reads as a number too, as ClearML's numeric collation makes hyperparameters sort), then the rest as
+        text."""
+        if self.is_sqlite:
+            # SQLite already orders NULL, then numbers, then text: only numbers written as text need reading.
+            value = self.raw
+            numeric_text = and_(func.typeof(value) == "text", value.regexp_match(NUMBER))
+            return [case((numeric_text, cast(value, Float)), else_=value)]
         numeric_text = and_(self.is_text, self.text.regexp_match(NUMBER))
-        return case((or_(self.is_number, numeric_text), cast(self.text, Float)), else_=None)
+        number = case((or_(self.is_number, numeric_text), cast(self.text, Float)), else_=None)
+        kind = case((number.is_not(None), 1), (func.coalesce(self.json_type, "null") == "null", 0), else_=2)
+        return [kind, number, self.text]
 
     @property
     def is_empty(self) -> ColumnElement[bool]:
@@ -293,9 +301,8 @@ class Fields:
 
     # order
     def order(self, order_by: list[str]) -> list[ColumnElement[Any]]:
-        """Clauses for ``order_by`` (field paths, ``-`` first for descending). Values of a JSON path sort as
-        MongoDB sorts them: missing or null first, then numbers by value (text that reads as a number too, as
-        ClearML's numeric collation does), then the rest as text."""
+        """Clauses for ``order_by`` (field paths, ``-`` first for descending): a mirrored column's values, or a
+        JSON path's (:meth:`Value.sort_keys`)."""
         clauses: list[ColumnElement[Any]] = []
         for entry in order_by:
             if not isinstance(entry, str) or not entry.strip("-"):
@@ -308,12 +315,7 @@ class Fields:
             else:
                 if "*" in path:
                     raise ValidationFailed(f"cannot order by a list's items: {entry!r}")
-                value = Value(self.table.c.doc, _checked(path), self.is_sqlite)
-                number = value.sort_number
-                kind = case(
-                    (number.is_not(None), 1), (func.coalesce(value.json_type, "null") == "null", 0), else_=2
-                )
-                keys = [kind, number, value.text]
+                keys = Value(self.table.c.doc, _checked(path), self.is_sqlite).sort_keys()
             clauses += [key.desc() if descending else key.asc() for key in keys]
         return clauses
 
