@@ -190,7 +190,7 @@ class Fields:
     def text_search(self, search: TextSearch) -> ColumnElement[bool]:
         def found(needle: str) -> ColumnElement[bool]:
             pattern = "%" + re.sub(r"([\\%_])", r"\\\1", needle.lower()) + "%"
-            return or_(*(self._text_contains(path, pattern) for path in search.paths))
+            return or_(false(), *(self._text_contains(path, pattern) for path in search.paths))
 
         conditions = [or_(*(found(w) for w in search.words))] if search.words else []
         conditions += [found(p) for p in search.phrases]
