@@ -118,10 +118,14 @@ class Value:
             value = self.raw
             numeric_text = and_(func.typeof(value) == "text", value.regexp_match(NUMBER))
             return [case((numeric_text, cast(value, Float)), else_=value)]
-        numeric_text = and_(self.is_text, self.text.regexp_match(NUMBER))
-        number = case((or_(self.is_number, numeric_text), cast(self.text, Float)), else_=None)
-        kind = case((number.is_not(None), 1), (func.coalesce(self.json_type, "null") == "null", 0), else_=2)
-        return [kind, number, self.text]
+        kind = self.json_type  # PostgreSQL evaluates a CASE's branches in order: the pattern only for text
+        number = case(
+            (kind == "number", cast(self.text, Float)),
+            (and_(kind == "string", self.text.regexp_match(NUMBER)), cast(self.text, Float)),
+            else_=None,
+        )
+        rank = case((number.is_not(None), 1), (func.coalesce(kind, "null") == "null", 0), else_=2)
+        return [rank, number, self.text]
 
     @property
     def is_empty(self) -> ColumnElement[bool]:
