@@ -159,6 +159,7 @@ def test_the_sdk_parses_every_answer(sdk):
 
 TRIGGER = """
 import json, sys, threading, time
+from pathlib import Path
 from clearml import Task
 from clearml.automation import TriggerScheduler
 from clearml.backend_api.session.client import APIClient
@@ -194,7 +195,8 @@ after = Task.create(project_name=project, task_name="finished after")
 after.mark_started()
 after.mark_completed()
 wait_for(lambda: Task.get_tasks(project_name=project, tags=["triggered"]), "the trigger")
-print("TRIGGER", json.dumps({"before": before.id, "after": after.id}))
+# A file, not stdout: the scheduler's thread prints to stdout at any moment.
+Path("trigger.json").write_text(json.dumps({"before": before.id, "after": after.id}))
 """
 
 FIRED = """
@@ -208,6 +210,7 @@ print("FIRED", json.dumps([t.get_parameters().get("General/source") for t in lau
 def test_trigger_scheduler_fires_only_for_tasks_finished_after_it_started(alice: dict[str, str], tmp_path: Path):
     """Item 3: the _or_ {fields, datetime} filter (last_update or last_change after the scheduler's last look)."""
     tag = uuid.uuid4().hex[:8]
-    tasks = json.loads(last_line_value(run_sdk(TRIGGER, alice, tmp_path / "trigger", tag).stdout, "TRIGGER"))
+    run_sdk(TRIGGER, alice, tmp_path / "trigger", tag)
+    tasks = json.loads((tmp_path / "trigger" / "trigger.json").read_text())
     fired = json.loads(last_line_value(run_sdk(FIRED, alice, tmp_path / "fired", tag).stdout, "FIRED"))
     assert fired == [tasks["after"]]

@@ -42,6 +42,7 @@ print("DONE")
 
 PIPELINE = """
 import sys
+from pathlib import Path
 from clearml import PipelineController
 
 def make_numbers(count):
@@ -61,7 +62,7 @@ pipe.add_function_step(
     name="total", function=total, function_kwargs={"numbers": "${make.numbers}"}, function_return=["result"]
 )
 pipe.start_locally(run_pipeline_steps_locally=True)
-print("PIPELINE", pipe.id)
+Path("pipeline.id").write_text(pipe.id)  # a file, not stdout: the controller's threads print there too
 """
 
 SCHEDULER = """
@@ -117,9 +118,9 @@ def tools(alice: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> di
     work = tmp_path_factory.mktemp("sdk-tools")
     scripts = {"command_line": COMMAND_LINE, "pipeline": PIPELINE, "scheduler": SCHEDULER}
     with ThreadPoolExecutor(len(scripts)) as pool:
-        runs = {name: pool.submit(run_sdk, code, alice, work / name, tag) for name, code in scripts.items()}
-        done = {name: run.result() for name, run in runs.items()}
-    pipeline = last_line_value(done["pipeline"].stdout, "PIPELINE")
+        for run in [pool.submit(run_sdk, code, alice, work / name, tag) for name, code in scripts.items()]:
+            run.result()  # raises when the script failed
+    pipeline = (work / "pipeline" / "pipeline.id").read_text()
     read = run_sdk(READ_BACK, alice, work / "read", tag, pipeline)
     return json.loads(last_line_value(read.stdout, "RESULT"))
 
