@@ -17,6 +17,7 @@ from clearway.domain.models import Models
 from clearway.domain.projects import Projects
 from clearway.domain.queues import Queues
 from clearway.domain.sharing import Sharing
+from clearway.domain.task_outputs import TaskOutputs
 from clearway.domain.tasks import Tasks
 from clearway.domain.watchdog import Watchdog
 from clearway.domain.workers import Workers
@@ -46,6 +47,7 @@ class Services:
     workers: Workers
     watchdog: Watchdog
     sliding_counters: SlidingCounters
+    task_outputs: TaskOutputs
 
     @classmethod
     def build(cls, settings: Settings, database: Database | None = None) -> Services:
@@ -56,6 +58,7 @@ class Services:
         queues = Queues(stores)
         workers = Workers(stores, settings.worker_timeout_sec)
         counters = shared_counters(settings, stores)
+        blobs = Blobs(stores, open_blob_store(settings), settings.max_upload_bytes)
         return cls(
             settings=settings,
             stores=stores,
@@ -64,7 +67,7 @@ class Services:
             tasks=tasks,
             events=Events(stores, settings.max_events_per_batch),
             models=Models(stores, tasks),
-            blobs=Blobs(stores, open_blob_store(settings), settings.max_upload_bytes),
+            blobs=blobs,
             audit=audit,
             accounts=Accounts(stores, audit),
             sharing=Sharing(stores, audit),
@@ -80,6 +83,7 @@ class Services:
                 lock=HeldLock(db.url, "watchdog"),
             ),
             sliding_counters=counters,
+            task_outputs=TaskOutputs(stores, tasks, blobs),
         )
 
 

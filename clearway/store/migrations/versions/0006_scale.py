@@ -1,14 +1,14 @@
 """scale-out: counters shared by replicas (login throttle, rate limits)
 
 Revision ID: 0006
-Revises: 0001
+Revises: 0008
 """
 
 from alembic import op
 import sqlalchemy as sa
 
 revision = '0006'
-down_revision = '0001'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
