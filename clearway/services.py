@@ -17,12 +17,14 @@ from clearway.domain.models import Models
 from clearway.domain.projects import Projects
 from clearway.domain.queues import Queues
 from clearway.domain.sharing import Sharing
+from clearway.domain.task_outputs import TaskOutputs
 from clearway.domain.tasks import Tasks
 from clearway.domain.watchdog import Watchdog
 from clearway.domain.workers import Workers
 from clearway.settings import Settings
-from clearway.store.base import Stores
+from clearway.store.base import SlidingCounters, Stores
 from clearway.store.sql.database import Database
+from clearway.store.sql.locks import HeldLock
 from clearway.store.sql.stores import SqlStores
 
 
@@ -44,24 +46,28 @@ class Services:
     dispatch: Dispatch
     workers: Workers
     watchdog: Watchdog
+    sliding_counters: SlidingCounters
+    task_outputs: TaskOutputs
 
     @classmethod
     def build(cls, settings: Settings, database: Database | None = None) -> Services:
-        db = database or Database(settings.resolved_database_url)
+        db = database or Database(settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous)
         stores = SqlStores(db)
         tasks = Tasks(stores)
         audit = Audit(stores.audit)
         queues = Queues(stores)
         workers = Workers(stores, settings.worker_timeout_sec)
+        counters = shared_counters(settings, stores)
+        blobs = Blobs(stores, open_blob_store(settings), settings.max_upload_bytes)
         return cls(
             settings=settings,
             stores=stores,
-            auth=Authenticator(stores, settings, audit, Impersonation(stores)),
+            auth=Authenticator(stores, settings, audit, Impersonation(stores), counters),
             projects=Projects(stores),
             tasks=tasks,
             events=Events(stores, settings.max_events_per_batch),
             models=Models(stores, tasks),
-            blobs=Blobs(stores, open_blob_store(settings), settings.max_upload_bytes),
+            blobs=blobs,
             audit=audit,
             accounts=Accounts(stores, audit),
             sharing=Sharing(stores, audit),
@@ -74,5 +80,17 @@ class Services:
                 worker_timeout_sec=settings.worker_timeout_sec,
                 task_timeout_sec=settings.task_timeout_sec,
                 retention_days=settings.stats_retention_days,
+                lock=HeldLock(db.url, "watchdog"),
             ),
+            sliding_counters=counters,
+            task_outputs=TaskOutputs(stores, tasks, blobs),
         )
+
+
+def shared_counters(settings: Settings, stores: Stores) -> SlidingCounters:
+    """The counters replicas share (login throttle, rate limits): Redis when configured, else the database."""
+    if settings.redis_url:
+        from clearway.store.redis_sliding_counters import RedisSlidingCounters
+
+        return RedisSlidingCounters(settings.redis_url)
+    return stores.sliding_counters

@@ -16,6 +16,7 @@ from starlette.routing import Route
 from clearway.auth.middleware import request_identity
 from clearway.clearml_api import envelope
 from clearway.clearml_api.context import Call
+from clearway.clearml_api.recorder import ResponseRecorder
 from clearway.clearml_api.registry import Endpoint
 from clearway.domain.documents import MAX_DEPTH, check_json
 from clearway.errors import (
@@ -36,10 +37,20 @@ class ClearmlApi:
     def __init__(self, services: Services, endpoints: dict[str, Endpoint]) -> None:
         self.services = services
         self.endpoints = endpoints
+        directory = services.settings.record_responses_dir
+        self.recorder = ResponseRecorder(directory) if directory is not None else None
 
     def handles(self, path: str) -> bool:
         """Whether the path is a ``[/vX.Y]/service.action`` call, known or not."""
         return PATH.match(path) is not None
+
+    def endpoint_name(self, path: str) -> str | None:
+        """The name of a ``service.action`` path's endpoint; ``"unknown"`` for an unknown one; None for any other
+        path."""
+        match = PATH.match(path)
+        if match is None:
+            return None
+        return match["name"] if match["name"] in self.endpoints else "unknown"
 
     def is_public(self, path: str) -> bool:
         """Whether the path calls an endpoint declared ``public=True``."""
@@ -78,7 +89,10 @@ class ClearmlApi:
             return envelope.error(name, version, InternalError())
 
     def _answer(self, endpoint: Endpoint, http: HttpRequest, body: bytes, version: str) -> Response:
-        return envelope.ok(endpoint.name, version, self._dispatch(endpoint, http, body))
+        response = envelope.ok(endpoint.name, version, self._dispatch(endpoint, http, body))
+        if self.recorder is not None:
+            self.recorder.record(endpoint.name, version, bytes(response.body))
+        return response
 
     async def _read_body(self, http: HttpRequest) -> bytes:
         limit = self.services.settings.max_request_bytes

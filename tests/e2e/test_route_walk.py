@@ -158,6 +158,7 @@ CLEARML: dict[str, Case] = {
     "tasks.failed": Case(lambda w: {"task": w.task, "force": True}),
     "tasks.get_all": Case(lambda w: {"id": [w.task, w.queued_task], "search_hidden": True}, "read"),
     "tasks.get_by_id": Case(lambda w: {"task": w.task}, "read"),
+    "tasks.get_hyper_params": Case(lambda w: {"tasks": [w.task]}, "read"),
     "tasks.ping": Case(lambda w: {"task": w.task}),
     "tasks.publish": Case(lambda w: {"task": w.task, "force": True}),
     "tasks.reset": Case(lambda w: {"task": w.task, "force": True}),
@@ -183,6 +184,8 @@ _members = "/admin/api/groups/{group_id}/members/{user_id}"
 _share = "/admin/api/projects/{project_id}/shares/{grantee_type}/{grantee_id}"
 HTTP: dict[tuple[str, str], HttpCase] = {
     ("GET", "/health"): (lambda w: "/health", lambda w: None, "read"),
+    # For operators only (the metrics token or address list), never for a user's token: walked like a write.
+    ("GET", "/metrics"): (lambda w: "/metrics", lambda w: None, "write"),
     ("GET", "/admin/api/openapi.json"): (lambda w: "/admin/api/openapi.json", lambda w: None, "read"),
     ("GET", "/admin/api/users"): (lambda w: "/admin/api/users", lambda w: None, "read"),
     ("POST", "/admin/api/users"): (

@@ -12,25 +12,21 @@ from sqlalchemy import (
     Table,
     and_,
     delete,
-    exists,
     func,
     insert,
-    literal,
     not_,
     or_,
     select,
-    true,
-    type_coerce,
     update,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import DataError
 
 from clearway.domain.access import Scope
-from clearway.domain.query import ListQuery, TagFilter, TagTerm
+from clearway.domain.query import ListQuery
 from clearway.errors import ValidationFailed
 from clearway.store.base import Doc, DocumentStore, Mutation
 from clearway.store.sql.database import Database
+from clearway.store.sql.fields import Fields
 from clearway.store.sql.schema import projects
 from clearway.timeutil import parse_iso
 
@@ -39,16 +35,16 @@ Reach = Callable[[Scope], list[ColumnElement[bool]]]
 
 
 @contextmanager
-def _pattern_errors(query: ListQuery) -> Iterator[None]:
-    """A name pattern RE2 accepts but PostgreSQL's regular expressions do not (named groups, Unicode classes...) is
+def _pattern_errors() -> Iterator[None]:
+    """A pattern RE2 accepts but PostgreSQL's regular expressions do not (named groups, Unicode classes...) is
     the client's error: a 400, not a 500."""
     try:
         yield
     except DataError as exc:
-        if query.name is None or "regular expression" not in str(exc.orig):
+        if "regular expression" not in str(exc.orig):
             raise
-        message = f"the name pattern {query.name!r} is not supported by this database: {exc.orig}"
-        raise ValidationFailed(message) from exc
+        raise ValidationFailed(f"a pattern in the query is not supported by this database: {exc.orig}") from exc
+_IDS_PER_STATEMENT = 5000  # well under SQLite's 32,766 bound parameters
 
 
 def _timestamp(key: str) -> Extractor:
@@ -71,6 +67,7 @@ class SqlDocumentStore(DocumentStore):
     ) -> None:
         self.db = db
         self.table = table
+        self.fields = Fields(table, db.is_sqlite)
         self.reach = reach
         self.columns: dict[str, Extractor] = {
             "name": lambda doc: doc.get("name") or "",
@@ -89,17 +86,27 @@ class SqlDocumentStore(DocumentStore):
         with self.db.read() as conn:
             return conn.execute(stmt).scalar_one_or_none()
 
+    def get_many(self, scope: Scope, doc_ids: Iterable[str]) -> dict[str, Doc]:
+        wanted = sorted(set(doc_ids))
+        found: dict[str, Doc] = {}
+        with self.db.read() as conn:
+            for start in range(0, len(wanted), _IDS_PER_STATEMENT):
+                chunk = wanted[start : start + _IDS_PER_STATEMENT]
+                stmt = select(self.table.c.id, self.table.c.doc).where(self.table.c.id.in_(chunk), *self._scope(scope))
+                found.update((row.id, row.doc) for row in conn.execute(stmt))
+        return found
+
     def query(self, scope: Scope, query: ListQuery) -> list[Doc]:
         stmt = self._filtered(select(self.table.c.doc), scope, query)
-        stmt = stmt.order_by(*self._order(query.order_by), self.table.c.id)
+        stmt = stmt.order_by(*self.fields.order(query.order_by), self.table.c.id)
         if query.page_size is not None:
             stmt = stmt.limit(query.page_size).offset((query.page or 0) * query.page_size)
-        with self.db.read() as conn, _pattern_errors(query):
+        with self.db.read() as conn, _pattern_errors():
             return list(conn.execute(stmt).scalars())
 
     def count(self, scope: Scope, query: ListQuery) -> int:
         stmt = self._filtered(select(func.count()).select_from(self.table), scope, query)
-        with self.db.read() as conn, _pattern_errors(query):
+        with self.db.read() as conn, _pattern_errors():
             return int(conn.execute(stmt).scalar_one())
 
     # writes
@@ -174,7 +181,7 @@ class SqlDocumentStore(DocumentStore):
         if query.ids is not None:
             stmt = stmt.where(c.id.in_(query.ids))
         elif not query.search_hidden:
-            stmt = stmt.where(not_(self._has_tag(c.system_tags, "hidden")))
+            stmt = stmt.where(not_(self.fields.array_column_has(c.system_tags, "hidden")))
         if query.name is not None:
             stmt = stmt.where(c.name.regexp_match(query.name))
         for column, values in query.equals.items():
@@ -186,50 +193,14 @@ class SqlDocumentStore(DocumentStore):
                 condition = or_(condition, c[column].is_(None))
             stmt = stmt.where(condition)
         if query.tags is not None:
-            stmt = stmt.where(self._tag_filter(c.tags, query.tags))
+            stmt = stmt.where(self.fields.tag_filter(("tags",), query.tags))
         if query.system_tags is not None:
-            stmt = stmt.where(self._tag_filter(c.system_tags, query.system_tags))
+            stmt = stmt.where(self.fields.tag_filter(("system_tags",), query.system_tags))
+        for condition in query.where:
+            stmt = stmt.where(self.fields.condition(condition))
+        if query.text is not None:
+            stmt = stmt.where(self.fields.text_search(query.text))
         return stmt
-
-    def _order(self, order_by: list[str]) -> list[ColumnElement[Any]]:
-        clauses = []
-        for field in order_by:
-            if not isinstance(field, str) or not field.strip("-"):
-                raise ValidationFailed(f"invalid order_by field: {field!r}")
-            descending = field.startswith("-")
-            name = field.lstrip("-")
-            if name in self.table.c and name not in ("doc", "tags", "system_tags"):
-                expr: ColumnElement[Any] = self.table.c[name]
-            else:
-                expr = self.table.c.doc[tuple(name.split("."))].as_string()
-            clauses.append(expr.desc() if descending else expr.asc())
-        return clauses
-
-    def _tag_filter(self, column: Any, tag_filter: TagFilter) -> ColumnElement[bool]:
-        groups = []
-        for group in tag_filter.groups:
-            terms = [self._tag_term(column, term) for term in group.terms]
-            if terms:
-                groups.append(and_(*terms) if group.mode == "all" else or_(*terms))
-        if not groups:
-            return true()
-        return and_(*groups) if tag_filter.mode == "all" else or_(*groups)
-
-    def _tag_term(self, column: Any, term: TagTerm) -> ColumnElement[bool]:
-        if term.tag is None:
-            condition = (
-                func.json_array_length(column) == 0 if self.db.is_sqlite else func.jsonb_array_length(column) == 0
-            )
-        else:
-            condition = self._has_tag(column, term.tag)
-        return not_(condition) if term.negated else condition
-
-    def _has_tag(self, column: Any, tag: str) -> ColumnElement[bool]:
-        # Dialects differ: PostgreSQL has JSONB containment (indexable); SQLite walks the array with json_each.
-        if self.db.is_sqlite:
-            each = func.json_each(column).table_valued("value")
-            return exists(select(literal(1)).select_from(each).where(each.c.value == tag))
-        return type_coerce(column, JSONB).contains([tag])
 
 
 def covers(root: Any, covered: Any) -> ColumnElement[bool]:

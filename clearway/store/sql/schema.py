@@ -321,3 +321,16 @@ audit_log = Table(
 
 # The watchdog looks for running tasks that stopped updating, in every organisation.
 Index("ix_tasks_status_last_update", tasks.c.status, tasks.c.last_update)
+
+# Counted events (failed logins, rate-limited calls) shared by every replica: one row per event, kept until
+# ``expires`` (its window's end), so a count over a sliding window is a range scan of one key.
+rate_events = Table(
+    "rate_events",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("key", String(300), nullable=False),
+    Column("at", Float, nullable=False),  # seconds since the epoch
+    Column("expires", Float, nullable=False),
+    Index("ix_rate_events_key_at", "key", "at"),
+    Index("ix_rate_events_expires", "expires"),
+)

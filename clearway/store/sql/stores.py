@@ -18,6 +18,7 @@ from clearway.store.sql.identity import SqlIdentityStore
 from clearway.store.sql.queues import SqlQueueEntryStore
 from clearway.store.sql.schema import models, projects, queues, tasks
 from clearway.store.sql.sharing import SqlSharingStore
+from clearway.store.sql.sliding_counters import SqlSlidingCounters
 from clearway.store.sql.sweep import SqlSweepStore
 from clearway.store.sql.tasks import SqlTaskStore, agent_tasks, projects_of_agent_tasks
 from clearway.store.sql.workers import SqlWorkerStore
@@ -48,6 +49,7 @@ class SqlStores(Stores):
         self.queue_entries = SqlQueueEntryStore(db)
         self.workers = SqlWorkerStore(db)
         self.sweep = SqlSweepStore(db)
+        self.sliding_counters = SqlSlidingCounters(db)
         self.models = SqlDocumentStore(
             db,
             models,

@@ -1,7 +1,7 @@
 """security hardening: user names unique across the server, the agent holding each task, files per owner
 
 Revision ID: 0002
-Revises: 0001
+Revises: 0006
 Create Date: 2026-11-29
 """
 
@@ -9,7 +9,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = '0002'
-down_revision = '0001'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
