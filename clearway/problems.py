@@ -10,11 +10,15 @@ import functools
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from clearway.errors import ClearwayError, InternalError
+from clearway.errors import ClearwayError, InternalError, MethodNotAllowed, NotFound, ValidationFailed
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 log = logging.getLogger(__name__)
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -44,3 +48,28 @@ def guarded(endpoint: Endpoint) -> Endpoint:
             return problem(InternalError())
 
     return wrapper
+
+
+def render_errors_as_problems(api: FastAPI) -> None:
+    """One handler for a FastAPI app: every error becomes one of clearway.errors' classes, rendered as a problem."""
+    from fastapi.exceptions import RequestValidationError
+    from starlette.exceptions import HTTPException
+
+    def as_clearway_error(request: Request, exc: Exception) -> ClearwayError:
+        if isinstance(exc, ClearwayError):
+            return exc
+        if isinstance(exc, RequestValidationError):
+            fields = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+            return ValidationFailed(f"Validation error: {fields}")
+        if isinstance(exc, HTTPException) and exc.status_code == 405:
+            return MethodNotAllowed(f"{request.method} is not supported here")
+        if isinstance(exc, HTTPException) and exc.status_code == 404:
+            return NotFound(f"No route {request.url.path}")
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return InternalError()
+
+    async def render(request: Request, exc: Exception) -> Response:
+        return problem(as_clearway_error(request, exc))
+
+    for exc_type in (ClearwayError, RequestValidationError, HTTPException, Exception):
+        api.add_exception_handler(exc_type, render)

@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import logging
+from fastapi import FastAPI
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from starlette.exceptions import HTTPException
-from starlette.responses import Response
-
-from clearway.admin_api import OPENAPI_PATH, allowlists, audit, groups, users
-from clearway.errors import ClearwayError, InternalError, MethodNotAllowed, NotFound, ValidationFailed
-from clearway.problems import problem
+from clearway.admin_api import OPENAPI_PATH, allowlists, audit, groups, notifications, users
+from clearway.problems import render_errors_as_problems
 from clearway.services import Services
-
-log = logging.getLogger(__name__)
 
 
 def create_admin_api(services: Services) -> FastAPI:
@@ -27,27 +19,7 @@ def create_admin_api(services: Services) -> FastAPI:
         redoc_url=None,
     )
     api.state.services = services
-    for module in (users, groups, allowlists, audit):
+    for module in (users, groups, allowlists, audit, notifications):
         api.include_router(module.router)
-    for exc_type in (ClearwayError, RequestValidationError, HTTPException, Exception):
-        api.add_exception_handler(exc_type, _render)
+    render_errors_as_problems(api)
     return api
-
-
-async def _render(request: Request, exc: Exception) -> Response:
-    """The one handler: every error becomes one of clearway.errors' classes, rendered as a problem document."""
-    return problem(_as_clearway_error(request, exc))
-
-
-def _as_clearway_error(request: Request, exc: Exception) -> ClearwayError:
-    if isinstance(exc, ClearwayError):
-        return exc
-    if isinstance(exc, RequestValidationError):
-        fields = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        return ValidationFailed(f"Validation error: {fields}")
-    if isinstance(exc, HTTPException) and exc.status_code == 405:
-        return MethodNotAllowed(f"{request.method} is not supported here")
-    if isinstance(exc, HTTPException) and exc.status_code == 404:
-        return NotFound(f"No admin API route {request.url.path}")
-    log.error("admin API %s %s failed", request.method, request.url.path, exc_info=exc)
-    return InternalError()

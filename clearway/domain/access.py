@@ -189,3 +189,15 @@ def queue_access_errors(access: Any) -> list[str]:
             if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
                 errors.append(f"access.{kind}.{field} must be a list of ids")
     return errors
+
+
+# Live notifications: an event is seen by whoever may see what it is about (tasks by read_scope, queues by
+# may_see_queue); these two cover the rest.
+def may_see_organisation_event(identity: Identity, org_id: str) -> bool:
+    """Workers and their GPUs are the organisation's shared machines: every member sees them (workers.get_all)."""
+    return identity.org_id == org_id
+
+
+def may_see_admin_event(identity: Identity, org_id: str) -> bool:
+    """Security events and gateway machines: the organisation's admins."""
+    return identity.org_id == org_id and may_administer(identity)

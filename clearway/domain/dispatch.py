@@ -9,6 +9,7 @@ so that on PostgreSQL an agent taking a task never deadlocks with its owner re-e
 
 from __future__ import annotations
 
+from clearway.domain import notifications
 from clearway.domain.access import Scope, may_take_tasks, may_use_queue, queue_write_scope, system_scope, write_scope
 from clearway.domain.identity import Identity
 from clearway.domain.queues import Queues
@@ -49,8 +50,11 @@ class Dispatch:
         if queue_id and queue_name:
             raise ValidationFailed("pass either queue or queue_name, not both")
 
+        before: list[str] = []
+
         def mutate(doc: Doc) -> Doc:
             previous = doc["status"]
+            before.append(previous)
             check_transition(previous, Status.QUEUED, force=False)
             new = apply_status(doc, Status.QUEUED, reason=reason, message=message)
             new["execution"] = {**(doc.get("execution") or {}), "queue": queue["id"]}
@@ -71,6 +75,7 @@ class Dispatch:
             self.tasks.get(identity, task_id)  # an unknown task is refused before its entry is written
             entry, moved_from = self.stores.queue_entries.push(queue["id"], task_id, utcnow())
             task = self.tasks.mutate(identity, task_id, mutate)
+            notifications.task_status_changed(self.stores, before[-1], task)
             self._record(entry.queue, moved_from)
         return task
 
@@ -197,6 +202,7 @@ class Dispatch:
 
         new = self.stores.tasks.update(scope, doc["id"], mutate)
         assert new is not None  # locked by the caller's transaction
+        notifications.task_status_changed(self.stores, doc["status"], new)
         return new
 
     def _record(self, *queue_ids: str | None) -> None:
