@@ -15,7 +15,7 @@ from clearway.services import Services
 router = APIRouter(prefix="/notifications", tags=["notifications"])
 Admin = Annotated[Identity, Depends(admin)]
 Svc = Annotated[Services, Depends(services)]
-State = Annotated[str | None, Query(description=f"One of {', '.join(DELIVERY_STATES)}; default dead letters.")]
+State = Annotated[str | None, Query(description=f"Only those {' or '.join(DELIVERY_STATES)} (default: all).")]
 
 
 @router.get("/subscriptions", response_model=list[Subscription])
@@ -37,9 +37,9 @@ def delete_subscription(subscription_id: str, me: Admin, svc: Svc) -> None:
 
 @router.get("/deliveries", response_model=list[Delivery])
 def deliveries(
-    me: Admin, svc: Svc, state: State = "dead", limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100
+    me: Admin, svc: Svc, state: State = None, limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100
 ) -> list[dict]:
-    """Deliveries of every member's subscriptions, newest first: by default the dead letters."""
+    """Deliveries of every member's subscriptions, newest first; ``state=dead`` for the dead letters."""
     return svc.subscriptions.deliveries_of_all(me, state, limit)
 
 

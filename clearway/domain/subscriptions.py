@@ -98,8 +98,8 @@ class Subscriptions:
         if not self.stores.subscriptions.delete(identity.org_id, identity.user_id, subscription_id):
             raise NotFound(f"No subscription {subscription_id}")
 
-    def deliveries(self, identity: Identity, state: str | None = "dead", limit: int = 100) -> list[Doc]:
-        """The caller's deliveries, newest first: by default the dead letters (given up after the retry period)."""
+    def deliveries(self, identity: Identity, state: str | None = None, limit: int = 100) -> list[Doc]:
+        """The caller's deliveries, newest first (``dead``: given up after the retry period)."""
         return [_delivery(d) for d in self._deliveries(identity, identity.user_id, state, limit)]
 
     def retry(self, identity: Identity, delivery_id: int) -> None:
@@ -116,7 +116,7 @@ class Subscriptions:
         if not self.stores.subscriptions.delete(identity.org_id, None, subscription_id):
             raise NotFound(f"No subscription {subscription_id}")
 
-    def deliveries_of_all(self, identity: Identity, state: str | None = "dead", limit: int = 100) -> list[Doc]:
+    def deliveries_of_all(self, identity: Identity, state: str | None = None, limit: int = 100) -> list[Doc]:
         _admin(identity)
         return [_delivery(d) for d in self._deliveries(identity, None, state, limit)]
 

@@ -72,13 +72,13 @@ def delete_subscription(subscription_id: str, me: Me, svc: Svc) -> None:
     svc.subscriptions.delete(me, subscription_id)
 
 
-State = Annotated[str | None, Query(description=f"One of {', '.join(DELIVERY_STATES)}; default dead letters.")]
+State = Annotated[str | None, Query(description=f"Only those {' or '.join(DELIVERY_STATES)} (default: all).")]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 
 
 @router.get("/deliveries", response_model=list[Delivery], tags=["deliveries"])
-def deliveries(me: Me, svc: Svc, state: State = "dead", limit: Limit = 100) -> list[dict]:
-    """Your deliveries, newest first: by default the dead letters, given up after the retry period."""
+def deliveries(me: Me, svc: Svc, state: State = None, limit: Limit = 100) -> list[dict]:
+    """Your deliveries, newest first; ``state=dead`` for the dead letters, given up after the retry period."""
     return svc.subscriptions.deliveries(me, state, limit)
 
 
