@@ -9,6 +9,7 @@ from typing import Annotated, TypeVar
 import typer
 
 from clearway.cli_admin import allowlist_app, audit_app, groups_app, shares_app
+from clearway.cli_notify import notify_app
 from clearway.domain.accounts import operator
 from clearway.settings import Settings
 
@@ -29,6 +30,7 @@ app.add_typer(groups_app, name="groups")
 app.add_typer(shares_app, name="shares")
 app.add_typer(allowlist_app, name="allowlist")
 app.add_typer(audit_app, name="audit")
+app.add_typer(notify_app, name="notify")
 
 DEFAULT_ORG = "default"
 
@@ -89,7 +91,16 @@ def server(
     typer.echo('Credentials: clearway users create NAME; eval "$(clearway env NAME --url http://HOST:PORT)"')
     # proxy_headers off: X-Forwarded-For is read only from CLEARWAY_TRUSTED_PROXIES, by IdentityMiddleware.
     app = create_app(settings)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, proxy_headers=False)
+    # A few seconds for requests in flight at shutdown: live streams never end by themselves.
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=False,
+        timeout_graceful_shutdown=5,
+    )
 
 
 @users_app.command("create")

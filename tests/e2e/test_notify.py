@@ -224,3 +224,16 @@ def test_other_users_projects_and_tasks_cannot_be_subscribed_to(server: ServerPr
         assert nosy.get("/events/stream", headers={"Last-Event-ID": "soon"}).status_code == 400
         anonymous = httpx.get(f"{server.url}/events/stream")
         assert anonymous.status_code == 401 and anonymous.headers["content-type"] == "application/problem+json"
+
+
+def test_the_command_line_manages_a_users_subscriptions(server: ServerProcess):
+    name = f"cli-{uuid.uuid4().hex[:6]}"
+    server.user(name)
+    made = server.cli("notify", "subscribe", name, "--kind", "task.*", "--webhook", "https://93.184.215.14/cli").stdout
+    assert "signing secret: whsec_" in made
+    subscription = made.split("(")[1].split(")")[0]
+    assert subscription in server.cli("notify", "list", name).stdout
+    refused = server.cli("notify", "subscribe", name, "--kind", "task.*", "--webhook", "http://127.0.0.1/", check=False)
+    assert refused.returncode == 1 and "non-public" in refused.stderr
+    server.cli("notify", "remove", subscription)
+    assert subscription not in server.cli("notify", "list", name).stdout
