@@ -202,7 +202,8 @@ class Dispatch:
 
         new = self.stores.tasks.update(scope, doc["id"], mutate)
         assert new is not None  # locked by the caller's transaction
-        notifications.task_status_changed(self.stores, doc["status"], new)
+        if target is not None:  # moved on (an agent starts it); going back to where it came from is no news
+            notifications.task_status_changed(self.stores, doc["status"], new)
         return new
 
     def _record(self, *queue_ids: str | None) -> None:

@@ -20,6 +20,7 @@ from clearway.domain.access import (
 )
 from clearway.domain.identity import Identity
 from clearway.domain.notifications import KINDS, Subject
+from clearway.domain.query import ListQuery
 from clearway.store.base import Doc, OutboxEvent, Stores
 
 IdentityOf = Callable[[str], Identity | None]  # a user's identity with its groups and shares, None once gone
@@ -39,9 +40,11 @@ class EventAccess:
             return False
         subject = Subject(event.subject_type)
         if subject is Subject.TASK and event.subject_id:
+            if self._owns(identity, event):
+                return True
             key = (identity.user_id, event.subject_id)
             if key not in self._tasks:
-                self._tasks[key] = self.stores.tasks.get(read_scope(identity), event.subject_id) is not None
+                self.look_up(identity, [event])
             return self._tasks[key]
         if subject is Subject.QUEUE and event.subject_id:
             if event.subject_id not in self._queues:
@@ -51,6 +54,26 @@ class EventAccess:
         if subject is Subject.WORKER:
             return may_see_organisation_event(identity, event.org_id)
         return may_see_admin_event(identity, event.org_id)
+
+    def look_up(self, identity: Identity, events: Iterable[OutboxEvent]) -> None:
+        """Find out in one query which of the events' tasks the identity may read (its own need no query)."""
+        wanted = {
+            e.subject_id
+            for e in events
+            if e.subject_type == Subject.TASK and e.subject_id and (identity.user_id, e.subject_id) not in self._tasks
+            and not self._owns(identity, e)
+        }  # fmt: skip
+        if not wanted:
+            return
+        query = ListQuery(ids=sorted(wanted), search_hidden=True)
+        readable = {doc["id"] for doc in self.stores.tasks.query(read_scope(identity), query)}
+        for task_id in wanted:
+            self._tasks[(identity.user_id, task_id)] = task_id in readable
+
+    @staticmethod
+    def _owns(identity: Identity, event: OutboxEvent) -> bool:
+        """Records whose owner the caller's read scope admits (its own; an admin's: all) need no query."""
+        return event.owner_id is not None and read_scope(identity).allows_owner(event.owner_id)
 
 
 def kind_matches(patterns: Iterable[str], kind: str) -> bool:
@@ -109,30 +132,34 @@ class Router:
             return []
         access = EventAccess(self.stores)
         owners: dict[str, Identity | None] = {}
-        rows = []
+        candidates: list[tuple[OutboxEvent, Doc]] = []
         for event in events:
             for subscription in subscriptions:
-                if subscription["org_id"] != event.org_id or not wants(subscription, event):
-                    continue
-                owner_id = subscription["owner"]
-                if owner_id not in owners:
-                    owners[owner_id] = self.identity_of(owner_id)
-                owner = owners[owner_id]
-                if owner is None or not access.may_see(owner, event):
-                    continue
-                channel = subscription["channel"]
-                target = mqtt_topic(owner, event) if channel == "mqtt" else subscription["target"]
-                rows.append(
-                    {
-                        "event": event.row,
-                        "subscription_id": subscription["id"],
-                        "org_id": event.org_id,
-                        "owner_id": owner_id,
-                        "channel": channel,
-                        "target": target,
-                        "created": now,
-                        "next_attempt": now + self.digest if channel == "email" else now,
-                        "give_up_at": now + self.give_up_after,
-                    }
-                )
+                if subscription["org_id"] == event.org_id and wants(subscription, event):
+                    candidates.append((event, subscription))
+                    if subscription["owner"] not in owners:
+                        owners[subscription["owner"]] = self.identity_of(subscription["owner"])
+        for owner_id, owner in owners.items():  # one query per subscriber, not per event
+            if owner is not None:
+                access.look_up(owner, [event for event, sub in candidates if sub["owner"] == owner_id])
+        rows = []
+        for event, subscription in candidates:
+            owner = owners[subscription["owner"]]
+            if owner is None or not access.may_see(owner, event):
+                continue
+            channel = subscription["channel"]
+            target = mqtt_topic(owner, event) if channel == "mqtt" else subscription["target"]
+            rows.append(
+                {
+                    "event": event.row,
+                    "subscription_id": subscription["id"],
+                    "org_id": event.org_id,
+                    "owner_id": subscription["owner"],
+                    "channel": channel,
+                    "target": target,
+                    "created": now,
+                    "next_attempt": now + self.digest if channel == "email" else now,
+                    "give_up_at": now + self.give_up_after,
+                }
+            )
         return rows

@@ -35,6 +35,7 @@ from clearway.timeutil import utcnow
 log = logging.getLogger(__name__)
 BATCH = 200  # events sequenced, or deliveries claimed, per round
 POLL_SEC = 1.0  # the longest a due retry waits when nothing wakes the notifier
+GATHER_SEC = 0.01  # after a wake-up, events that come meanwhile are routed together
 MAX_IN_FLIGHT = 32  # deliveries in flight per channel in this process
 MAINTENANCE_SEC = 30.0
 MAX_RETRY_DELAY_SEC = 3600.0
@@ -72,6 +73,7 @@ class Notifier:
             if database_url
             else None
         )
+        self._route_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
@@ -120,10 +122,19 @@ class Notifier:
     # 1. routing
     def route_once(self) -> int:
         """Sequence and route one batch of new events; how many there were."""
-        with self.stores.transaction():
+        if self.single_process:
+            # SQLite: one writer for the whole process. Route first, outside the write lock (only this process
+            # sequences, and one batch at a time), then write briefly.
+            with self._route_lock:
+                events = self.stores.outbox.unsequenced(BATCH)
+                rows = self.router.deliveries(events, utcnow())
+                with self.stores.transaction():
+                    self.stores.outbox.sequence(BATCH, [event.row for event in events])
+                    self.stores.subscriptions.add_deliveries(rows)
+            return len(events)
+        with self.stores.transaction():  # PostgreSQL: claimed (SKIP LOCKED) and routed in one transaction
             events = self.stores.outbox.sequence(BATCH)
-            rows = self.router.deliveries(events, utcnow())
-            self.stores.subscriptions.add_deliveries(rows)
+            self.stores.subscriptions.add_deliveries(self.router.deliveries(events, utcnow()))
         return len(events)
 
     async def _routing(self) -> None:
@@ -134,8 +145,8 @@ class Notifier:
             except Exception:  # noqa: BLE001 - the database may be away for a while: try again later
                 log.exception("routing notifications failed")
                 count = 0
-            if count < BATCH:
-                await self.added.wait(seen, POLL_SEC)
+            if count < BATCH and await self.added.wait(seen, POLL_SEC):
+                await asyncio.sleep(GATHER_SEC)
 
     # 2. delivering
     async def _delivering(self, channel: Channel) -> None:

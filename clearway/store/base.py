@@ -413,9 +413,14 @@ class OutboxStore(ABC):
         """Append the event in the current transaction; listeners are woken once it commits."""
 
     @abstractmethod
-    def sequence(self, limit: int) -> list[OutboxEvent]:
+    def unsequenced(self, limit: int) -> list[OutboxEvent]:
+        """Up to ``limit`` events not yet sequenced, oldest first (without claiming them)."""
+
+    @abstractmethod
+    def sequence(self, limit: int, rows: list[int] | None = None) -> list[OutboxEvent]:
         """Inside a transaction: claim up to ``limit`` events not yet sequenced (rows another process is
-        sequencing are skipped) and give them the next positions, in commit order across processes."""
+        sequencing are skipped), or only those of ``rows``, and give them the next positions, in commit order
+        across processes."""
 
     @abstractmethod
     def after(self, position: int, limit: int) -> list[OutboxEvent]:

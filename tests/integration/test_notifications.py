@@ -87,13 +87,17 @@ def test_a_task_run_emits_its_status_changes_in_order(services: Services, people
     assert completed.data["task"]["previous_status"] == "in_progress" and completed.data["task"]["queue"] == queue
 
 
-def test_a_refused_change_emits_nothing(services: Services, people):
-    alice = people["alice"]
+def test_a_refused_change_or_a_return_to_an_earlier_status_emits_nothing(services: Services, people):
+    admin, alice = people["admin"], people["alice"]
+    queue = services.queues.create(admin, {"name": f"n-{uuid.uuid4().hex[:8]}"})["id"]
     task = services.tasks.create(alice, {"name": "refused", "type": "training"})["id"]
+    services.tasks.change_status(alice, task, Status.COMPLETED, force=True)
     routed(services)
     with pytest.raises(InvalidTaskStatus):
-        services.tasks.change_status(alice, task, Status.PUBLISHED)  # created -> published is not allowed
-    assert about(routed(services), task) == []
+        services.tasks.change_status(alice, task, Status.STOPPED)  # completed -> stopped: not without force
+    services.dispatch.enqueue(alice, task, queue)
+    services.dispatch.dequeue(alice, task)  # back to completed: not completed again
+    assert about(routed(services), task) == ["task.queued"]
 
 
 def test_an_event_reaches_only_subscribers_who_may_read_the_task(services: Services, people):

@@ -39,24 +39,31 @@ class SqlOutboxStore(OutboxStore):
             conn.execute(insert(notify_outbox).values(**_columns(event)))
             self._announce(conn, OUTBOX_CHANNEL, self.on_added)
 
-    def sequence(self, limit: int) -> list[OutboxEvent]:
+    def unsequenced(self, limit: int) -> list[OutboxEvent]:
+        stmt = select(notify_outbox).where(notify_outbox.c.position.is_(None)).order_by(notify_outbox.c.id)
+        with self.db.read() as conn:
+            return [event_from_row(row) for row in conn.execute(stmt.limit(limit)).mappings()]
+
+    def sequence(self, limit: int, rows: list[int] | None = None) -> list[OutboxEvent]:
         with self.db.transaction() as conn:
             stmt = select(notify_outbox).where(notify_outbox.c.position.is_(None)).order_by(notify_outbox.c.id)
+            if rows is not None:
+                stmt = stmt.where(notify_outbox.c.id.in_(rows))
             stmt = stmt.limit(limit)
             if not self.db.is_sqlite:
                 stmt = stmt.with_for_update(skip_locked=True)
-            rows = list(conn.execute(stmt).mappings())
-            if not rows:
+            found = list(conn.execute(stmt).mappings())
+            if not found:
                 return []
             last = conn.execute(
                 update(notify_sequence)
                 .where(notify_sequence.c.id == 1)
-                .values(last=notify_sequence.c.last + len(rows))
+                .values(last=notify_sequence.c.last + len(found))
                 .returning(notify_sequence.c.last)
             ).scalar_one()
-            first = last - len(rows) + 1
+            first = last - len(found) + 1
             events = []
-            for offset, row in enumerate(rows):
+            for offset, row in enumerate(found):
                 position = first + offset
                 conn.execute(update(notify_outbox).where(notify_outbox.c.id == row["id"]).values(position=position))
                 events.append(event_from_row({**row, "position": position}))

@@ -102,8 +102,8 @@ class SqlSubscriptionStore(SubscriptionStore):
             ids = _within_limits(found, per_target, busy or {})
             if not ids:
                 return []
-            conn.execute(update(notify_deliveries).where(d.id.in_(ids)).values(lease_until=lease_until))
-            conn.execute(update(notify_deliveries).where(d.id.in_(ids)).values(attempts=d.attempts + 1))
+            stmt = update(notify_deliveries).where(d.id.in_(ids))
+            conn.execute(stmt.values(lease_until=lease_until, attempts=d.attempts + 1))
             return self._deliveries(conn, d.id.in_(ids))
 
     def delivered(self, ids: list[int], at: datetime) -> None:

@@ -1,0 +1,215 @@
+"""Notifications: what they cost the write path, and how soon a webhook hears of a status change.
+
+* Write path: ``events.add_batch`` (1,000 scalar points a request) and ``tasks.*`` (create, then started,
+  completed: three events a task) per second, with 100 active subscriptions and with none, interleaved in one
+  server (the subscriptions are switched off and on between rounds). The 100 are an organisation's: the bench
+  user's webhook to a receiver in this process, and 99 of 10 other users, every one asking for every task event it
+  may see (``task.*``, ``scope: all``). So every event is routed against all 100 (the owners' access checked) and
+  delivered once. Target: at most 5% slower.
+* Latency: ``tasks.stopped`` on one task at a time (paced), from the call's start to the webhook's arrival at the
+  receiver: p50 and p99.
+
+Standalone: ``python bench/notify.py [--database sqlite|postgresql|both] [--rounds N] [--smoke]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.dispatch import api, own_server  # noqa: E402
+from bench.workload import scalar_lines, scalar_points  # noqa: E402
+
+if TYPE_CHECKING:
+    from bench.common import Context, Result
+
+TITLE = "Notifications"
+USERS, PER_USER = 10, 10
+BATCH = 1000
+LATENCY_GAP_SEC = 0.02
+
+
+class Receiver:
+    """A webhook endpoint noting when each task's event arrived."""
+
+    def __init__(self) -> None:
+        self.arrived: dict[str, float] = {}
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+                task = (body["data"].get("task") or {}).get("id")
+                if body["type"] == "task.stopped" and task:
+                    receiver.arrived.setdefault(task, time.perf_counter())
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def subscribe_all(url: str, own_token: str, others: list[str], hook: str) -> list[tuple[str, str]]:
+    """100 subscriptions (token, id): the bench user's webhook, and 99 of the other users (none of whom may read the
+    bench user's tasks, so the router checks and drops each)."""
+    owners = [own_token] + [token for token in others for _ in range(PER_USER)][: USERS * PER_USER - 1]
+    made = []
+    for n, token in enumerate(owners):
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
+            target = hook if n == 0 else f"{hook}-{n}"
+            body = {"channel": "webhook", "url": target, "kinds": ["task.*"], "scope": "all"}
+            made.append((token, client.post("/events/subscriptions", json=body).json()["id"]))
+    return made
+
+
+def switch(url: str, subscriptions: list[tuple[str, str]], enabled: bool) -> None:
+    for token, sub in subscriptions:
+        response = httpx.patch(
+            f"{url}/events/subscriptions/{sub}", json={"enabled": enabled}, headers={"Authorization": f"Bearer {token}"}
+        )
+        response.raise_for_status()
+
+
+def batches_per_sec(client: httpx.Client, task: str, requests: int) -> float:
+    bodies = [scalar_lines(task, scalar_points(i * BATCH, BATCH)) for i in range(requests)]
+    started = time.perf_counter()
+    for body in bodies:
+        client.post("/events.add_batch", content=body, headers={"Content-Type": "application/json-lines"})
+    return requests * BATCH / (time.perf_counter() - started)
+
+
+def task_calls_per_sec(client: httpx.Client, tasks: int) -> float:
+    started = time.perf_counter()
+    for i in range(tasks):
+        task = api(client, "tasks.create", {"name": f"n-{i}", "type": "training"})["id"]
+        api(client, "tasks.started", {"task": task, "force": True})
+        api(client, "tasks.completed", {"task": task, "force": True})
+    return 3 * tasks / (time.perf_counter() - started)
+
+
+def latencies_ms(client: httpx.Client, receiver: Receiver, count: int) -> list[float]:
+    sent: dict[str, float] = {}
+    for i in range(count):
+        task = api(client, "tasks.create", {"name": f"lat-{i}", "type": "training"})["id"]
+        sent[task] = time.perf_counter()
+        api(client, "tasks.stopped", {"task": task, "force": True})
+        time.sleep(LATENCY_GAP_SEC)
+    deadline = time.monotonic() + 60
+    while any(task not in receiver.arrived for task in sent) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return [1000 * (receiver.arrived[task] - at) for task, at in sent.items() if task in receiver.arrived]
+
+
+def measure(kind: str, work: Path, rounds: int, smoke: bool) -> dict[str, Any]:
+    receiver = Receiver()
+    env = {"CLEARWAY_WEBHOOK_ALLOW_PRIVATE": "true", "CLEARWAY_NOTIFY_RETRY_HOURS": "0.01"}
+    users = [f"notify-{n}" for n in range(USERS)]
+    requests, tasks, latency_count = (3, 10, 20) if smoke else (20, 100, 200)
+    try:
+        with own_server(work, kind, extra_env=env, extra_users=users) as cluster:
+            subscriptions = subscribe_all(cluster.url, cluster.user_token, cluster.extra_tokens, receiver.url)
+            with cluster.client(cluster.user_token) as client:
+                task = api(client, "tasks.create", {"name": "scalars", "type": "training"})["id"]
+                figures: dict[str, list[float]] = {k: [] for k in ("batch_off", "batch_on", "tasks_off", "tasks_on")}
+                for _ in range(rounds):  # interleaved, so the machine's noise hits both alike
+                    for on in (False, True):
+                        switch(cluster.url, subscriptions, on)
+                        suffix = "on" if on else "off"
+                        figures[f"batch_{suffix}"].append(batches_per_sec(client, task, requests))
+                        figures[f"tasks_{suffix}"].append(task_calls_per_sec(client, tasks))
+                latency = latencies_ms(client, receiver, latency_count)
+    finally:
+        receiver.close()
+    return {"database": kind, **figures, "latency_ms": latency, "latency_expected": latency_count}
+
+
+def summary(f: dict[str, Any]) -> dict[str, float]:
+    med = statistics.median
+    latency = sorted(f["latency_ms"])
+    return {
+        "batch_points_per_sec_without": med(f["batch_off"]),
+        "batch_points_per_sec_with": med(f["batch_on"]),
+        "batch_slowdown_pct": 100 * (1 - med(f["batch_on"]) / med(f["batch_off"])),
+        "task_calls_per_sec_without": med(f["tasks_off"]),
+        "task_calls_per_sec_with": med(f["tasks_on"]),
+        "task_slowdown_pct": 100 * (1 - med(f["tasks_on"]) / med(f["tasks_off"])),
+        "latency_p50_ms": latency[len(latency) // 2] if latency else float("nan"),
+        "latency_p99_ms": latency[min(len(latency) - 1, int(len(latency) * 0.99))] if latency else float("nan"),
+        "webhooks_arrived": len(latency),
+    }
+
+
+def run(ctx: Context) -> list[Result]:
+    from bench.common import Result, Target
+
+    results = []
+    five_percent = Target("value", "<=", 5.0, "<= 5% slower")
+    for backend in ctx.backends:
+        f = measure(backend.name, ctx.fresh_dir(f"notify-{backend.name}"), 2 if ctx.smoke else 5, ctx.smoke)
+        s = summary(f)
+        db = backend.name
+        results += [
+            Result("notify", f"events.add_batch slower with 100 subscriptions [{db}]", "%",
+                   [100 * (1 - a / b) for a, b in zip(f["batch_on"], f["batch_off"], strict=True)],
+                   higher_is_better=False, target=five_percent,
+                   note=f"{s['batch_points_per_sec_with']:.0f} vs {s['batch_points_per_sec_without']:.0f} points/s"),
+            Result("notify", f"tasks.* slower with 100 subscriptions [{db}]", "%",
+                   [100 * (1 - a / b) for a, b in zip(f["tasks_on"], f["tasks_off"], strict=True)],
+                   higher_is_better=False, target=five_percent,
+                   note=f"{s['task_calls_per_sec_with']:.0f} vs {s['task_calls_per_sec_without']:.0f} calls/s"),
+            Result("notify", f"status change to webhook arrival, p50 [{db}]", "ms", [s["latency_p50_ms"]],
+                   higher_is_better=False, note=f"p99 {s['latency_p99_ms']:.0f} ms, "
+                   f"{s['webhooks_arrived']} of {f['latency_expected']} arrived"),
+        ]  # fmt: skip
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds with and without subscriptions")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the code, not the speed")
+    args = parser.parse_args(argv)
+    kinds = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
+    print("| database | add_batch points/s without / with | slower | tasks.* calls/s without / with | slower "
+          "| status change -> webhook p50 / p99 ms |")  # fmt: skip
+    print("|---|---|---|---|---|---|")
+    for kind in kinds:
+        with tempfile.TemporaryDirectory(prefix="clearway-bench-notify-") as tmp:
+            s = summary(measure(kind, Path(tmp), args.rounds, args.smoke))
+        print(
+            f"| {kind} | {s['batch_points_per_sec_without']:.0f} / {s['batch_points_per_sec_with']:.0f} "
+            f"| {s['batch_slowdown_pct']:+.1f}% | {s['task_calls_per_sec_without']:.0f} / "
+            f"{s['task_calls_per_sec_with']:.0f} | {s['task_slowdown_pct']:+.1f}% "
+            f"| {s['latency_p50_ms']:.1f} / {s['latency_p99_ms']:.1f} ({s['webhooks_arrived']} arrived) |",
+            flush=True,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
