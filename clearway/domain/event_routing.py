@@ -12,15 +12,16 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from clearway.domain.access import (
+    may_read_record,
     may_see_admin_event,
     may_see_organisation_event,
     may_see_queue,
     queue_read_scope,
     read_scope,
+    system_scope,
 )
 from clearway.domain.identity import Identity
 from clearway.domain.notifications import KINDS, Subject
-from clearway.domain.query import ListQuery
 from clearway.store.base import Doc, OutboxEvent, Stores
 
 IdentityOf = Callable[[str], Identity | None]  # a user's identity with its groups and shares, None once gone
@@ -34,18 +35,17 @@ class EventAccess:
         self.stores = stores
         self._tasks: dict[tuple[str, str], bool] = {}
         self._queues: dict[str, Doc | None] = {}
+        self._project_owners: dict[str, str | None] = {}
 
     def may_see(self, identity: Identity, event: OutboxEvent) -> bool:
         if identity.org_id != event.org_id:
             return False
         subject = Subject(event.subject_type)
         if subject is Subject.TASK and event.subject_id:
-            if self._owns(identity, event):
-                return True
-            key = (identity.user_id, event.subject_id)
-            if key not in self._tasks:
-                self.look_up(identity, [event])
-            return self._tasks[key]
+            decided = may_read_record(
+                identity, event.org_id, event.owner_id, event.project_id, self._project_owner(event)
+            )
+            return decided if decided is not None else self._readable(identity, event.subject_id)
         if subject is Subject.QUEUE and event.subject_id:
             if event.subject_id not in self._queues:
                 self._queues[event.subject_id] = self.stores.queues.get(queue_read_scope(identity), event.subject_id)
@@ -55,25 +55,21 @@ class EventAccess:
             return may_see_organisation_event(identity, event.org_id)
         return may_see_admin_event(identity, event.org_id)
 
-    def look_up(self, identity: Identity, events: Iterable[OutboxEvent]) -> None:
-        """Find out in one query which of the events' tasks the identity may read (its own need no query)."""
-        wanted = {
-            e.subject_id
-            for e in events
-            if e.subject_type == Subject.TASK and e.subject_id and (identity.user_id, e.subject_id) not in self._tasks
-            and not self._owns(identity, e)
-        }  # fmt: skip
-        if not wanted:
-            return
-        query = ListQuery(ids=sorted(wanted), search_hidden=True)
-        readable = {doc["id"] for doc in self.stores.tasks.query(read_scope(identity), query)}
-        for task_id in wanted:
-            self._tasks[(identity.user_id, task_id)] = task_id in readable
+    def _project_owner(self, event: OutboxEvent) -> str | None:
+        project_id = event.project_id
+        if project_id is None:
+            return None
+        if project_id not in self._project_owners:
+            project = self.stores.projects.get(system_scope(event.org_id), project_id)
+            self._project_owners[project_id] = project.get("user") if project else None
+        return self._project_owners[project_id]
 
-    @staticmethod
-    def _owns(identity: Identity, event: OutboxEvent) -> bool:
-        """Records whose owner the caller's read scope admits (its own; an admin's: all) need no query."""
-        return event.owner_id is not None and read_scope(identity).allows_owner(event.owner_id)
+    def _readable(self, identity: Identity, task_id: str) -> bool:
+        """The store's answer, for what only it can tell (an agent and the tasks that went through its queues)."""
+        key = (identity.user_id, task_id)
+        if key not in self._tasks:
+            self._tasks[key] = self.stores.tasks.get(read_scope(identity), task_id) is not None
+        return self._tasks[key]
 
 
 def kind_matches(patterns: Iterable[str], kind: str) -> bool:
@@ -139,9 +135,6 @@ class Router:
                     candidates.append((event, subscription))
                     if subscription["owner"] not in owners:
                         owners[subscription["owner"]] = self.identity_of(subscription["owner"])
-        for owner_id, owner in owners.items():  # one query per subscriber, not per event
-            if owner is not None:
-                access.look_up(owner, [event for event, sub in candidates if sub["owner"] == owner_id])
         rows = []
         for event, subscription in candidates:
             owner = owners[subscription["owner"]]

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 
+from clearway.domain.access import may_read_record, read_scope
 from clearway.domain.audit import Action
 from clearway.domain.identity import Identity
 from clearway.domain.queue_alerts import QueueAlerts
@@ -224,3 +225,29 @@ def test_concurrent_notifiers_sequence_and_route_each_event_once(services: Servi
     assert len(events) == 60 and len(set(positions)) == 60
     deliveries = [s for _, s in delivered_to(services, sub) if s in set(tasks)]
     assert sorted(deliveries) == sorted(tasks)
+
+
+def test_the_routers_access_rule_agrees_with_the_stores(services: Services, people, make_user):
+    admin, alice, bob, agent, stranger = (people[k] for k in ("admin", "alice", "bob", "agent", "stranger"))
+    carol = make_user(f"n-carol-{uuid.uuid4().hex[:6]}")
+    tag = uuid.uuid4().hex[:6]
+    alices = services.projects.create(alice, {"name": f"n-a-{tag}"})["id"]
+    bobs = services.projects.create(bob, {"name": f"n-b-{tag}"})["id"]
+    services.sharing.share(admin, alices, GranteeType.USER, bob.user_id, ShareMode.READ)
+    services.sharing.share(admin, bobs, GranteeType.USER, alice.user_id, ShareMode.WRITE)
+    alice_now = services.auth.sessions.for_user(alice.user_id, fresh=True).identity
+    tasks = [
+        services.tasks.create(alice_now, {"name": "loose", "type": "training"}),
+        services.tasks.create(alice_now, {"name": "in hers", "type": "training", "project": alices}),
+        services.tasks.create(alice_now, {"name": "in his", "type": "training", "project": bobs}),
+    ]
+    owners = {alices: alice.user_id, bobs: bob.user_id}
+    for who in (admin, alice, bob, carol, agent, stranger):
+        identity = services.auth.sessions.for_user(who.user_id, fresh=True).identity
+        for task in tasks:
+            rule = may_read_record(
+                identity, task["company"], task["user"], task["project"], owners.get(task["project"])
+            )
+            if rule is not None:
+                in_store = services.stores.tasks.get(read_scope(identity), task["id"]) is not None
+                assert rule == in_store, (identity.user_name, task["name"])
