@@ -151,9 +151,9 @@ class Subscriptions:
         if creating or "kinds" in fields:
             doc["kinds"] = self._kinds(identity, fields.get("kinds"))
         if creating or "projects" in fields:
-            doc["projects"] = self._projects(identity, fields.get("projects") or [])
+            doc["projects"] = self._readable(identity, "projects", fields.get("projects") or [])
         if creating or "tasks" in fields:
-            doc["tasks"] = self._tasks(identity, fields.get("tasks") or [])
+            doc["tasks"] = self._readable(identity, "tasks", fields.get("tasks") or [])
         if creating or "scope" in fields:
             scope = fields.get("scope") or "mine"
             if scope not in SCOPES:
@@ -178,18 +178,15 @@ class Subscriptions:
             raise Forbidden(f"only admins may subscribe to {admins_only}")
         return items
 
-    def _projects(self, identity: Identity, projects: Any) -> list[str]:
-        items = _strings("projects", projects)
-        for project_id in items:
-            if self.stores.projects.get(read_scope(identity), project_id) is None:
-                raise InvalidProjectId(f"Invalid project id {project_id}: no such project of yours", id=project_id)
-        return items
-
-    def _tasks(self, identity: Identity, tasks: Any) -> list[str]:
-        items = _strings("tasks", tasks)
-        for task_id in items:
-            if self.stores.tasks.get(read_scope(identity), task_id) is None:
-                raise InvalidTaskId(f"Invalid task id {task_id}: no such task of yours", id=task_id)
+    def _readable(self, identity: Identity, field: str, ids: Any) -> list[str]:
+        """The ``projects`` or ``tasks`` of a subscription: each one the caller may read (hers, or shared)."""
+        store, error = (
+            (self.stores.projects, InvalidProjectId) if field == "projects" else (self.stores.tasks, InvalidTaskId)
+        )
+        items = _strings(field, ids)
+        for record_id in items:
+            if store.get(read_scope(identity), record_id) is None:
+                raise error(f"Invalid {field[:-1]} id {record_id}: not one of yours, nor shared with you", id=record_id)
         return items
 
     def _target(self, channel: str, fields: dict[str, Any], current: str | None, creating: bool) -> str:
