@@ -127,6 +127,8 @@ class Notifier:
             # sequences, and one batch at a time), then write briefly.
             with self._route_lock:
                 events = self.stores.outbox.unsequenced(BATCH)
+                if not events:
+                    return 0
                 rows = self.router.deliveries(events, utcnow())
                 with self.stores.transaction():
                     self.stores.outbox.sequence(BATCH, [event.row for event in events])

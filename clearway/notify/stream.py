@@ -58,7 +58,8 @@ async def _events(
 ) -> AsyncIterator[bytes]:
     outbox = services.stores.outbox
     signal = services.notifier.sequenced
-    cursor = start if start is not None else await run_in_threadpool(outbox.last_position)
+    last = await run_in_threadpool(outbox.last_position)
+    cursor = last if start is None else min(start, last)  # an id from the future (another database) means now
     yield f"retry: {RETRY_MS}\n\n".encode()
     while True:
         seen = signal.version

@@ -46,7 +46,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         "CLEARWAY_WEBHOOK_ALLOW_PRIVATE": "true",
         "CLEARWAY_SMTP_URL": smtp.url,
         "CLEARWAY_MQTT_URL": "mqtt://127.0.0.1:1883",
-        "CLEARWAY_EMAIL_DIGEST_SEC": "1",
+        "CLEARWAY_EMAIL_DIGEST_SEC": "2",
         "CLEARWAY_NOTIFY_RETRY_BASE_SEC": "0.2",
         "CLEARWAY_WORKER_TIMEOUT_SEC": str(WORKER_TIMEOUT_SEC),
         "CLEARWAY_WATCHDOG_INTERVAL_SEC": "1",
@@ -168,6 +168,15 @@ def test_a_failing_webhook_is_retried_until_it_answers(site):
     states = site["alice"].get("/events/deliveries", params={"state": "delivered"}).json()
     mine = [d for d in states if d["event"]["data"]["task"]["id"] == task and d["target"].endswith("/flaky")]
     assert len(mine) == 1 and mine[0]["attempts"] == 4
+
+
+def test_a_burst_of_events_is_one_mail(site):
+    subscribe(site, "alice", channel="email", email="burst@example.com", kinds=["task.created"])
+    tasks = [data(call(site["alice"], "tasks.create", {"name": f"b{i}", "type": "training"}))["id"] for i in range(5)]
+    smtp = site["smtp"]
+    wait_for(lambda: {e["data"]["task"]["id"] for e in smtp.events("burst@example.com")} == set(tasks), "the digest")
+    mails = [mail for mail in smtp.mails if "burst@example.com" in mail["X-Rcpt-To"]]
+    assert len(mails) == 1 and mails[0]["Subject"] == "Clearway: 5 events"
 
 
 @pytest.fixture(scope="module")
