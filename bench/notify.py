@@ -15,13 +15,12 @@ Standalone: ``python bench/notify.py [--database sqlite|postgresql|both] [--roun
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,35 +41,51 @@ BATCH = 1000
 LATENCY_GAP_SEC = 0.02
 
 
+RECEIVER = """
+import json, sys, time
+
+class Handler(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+        task = (body["data"].get("task") or {}).get("id")
+        if body["type"] == "task.stopped" and task:
+            print(task, time.time(), flush=True)
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"""
+
+
 class Receiver:
-    """A webhook endpoint noting when each task's event arrived."""
+    """A webhook endpoint in a process of its own (so that it takes no time from this one's client), noting when
+    each task's ``task.stopped`` arrived (wall clock: the same machine's)."""
 
     def __init__(self) -> None:
         self.arrived: dict[str, float] = {}
-        receiver = self
+        self.process = subprocess.Popen([sys.executable, "-c", RECEIVER], stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        self.port = int(self.process.stdout.readline())
+        threading.Thread(target=self._read, daemon=True).start()
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers["content-length"])))
-                task = (body["data"].get("task") or {}).get("id")
-                if body["type"] == "task.stopped" and task:
-                    receiver.arrived.setdefault(task, time.perf_counter())
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            task, at = line.split()
+            self.arrived.setdefault(task, float(at))
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        return f"http://127.0.0.1:{self.port}/hook"
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.process.terminate()
+        self.process.wait(10)
 
 
 def subscribe_all(url: str, own_token: str, others: list[str], hook: str) -> list[tuple[str, str]]:
@@ -115,7 +130,7 @@ def latencies_ms(client: httpx.Client, receiver: Receiver, count: int) -> list[f
     sent: dict[str, float] = {}
     for i in range(count):
         task = api(client, "tasks.create", {"name": f"lat-{i}", "type": "training"})["id"]
-        sent[task] = time.perf_counter()
+        sent[task] = time.time()
         api(client, "tasks.stopped", {"task": task, "force": True})
         time.sleep(LATENCY_GAP_SEC)
     deadline = time.monotonic() + 60

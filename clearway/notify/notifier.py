@@ -20,7 +20,7 @@ import random
 import threading
 from collections import Counter
 from collections.abc import Coroutine
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from clearway.domain.event_routing import Router
@@ -74,6 +74,8 @@ class Notifier:
             else None
         )
         self._route_lock = threading.Lock()
+        self._outcomes: list[tuple[list[Delivery], str | None]] = []  # attempts made, not yet recorded
+        self._has_outcomes = asyncio.Event()  # (made again on the notifier's loop when it starts)
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
@@ -110,12 +112,16 @@ class Notifier:
             await asyncio.to_thread(self.stores.subscriptions.release_leases)
         for channel in self.channels:
             await channel.start()
-        loops = [self._routing(), self._maintenance(), *(self._delivering(channel) for channel in self.channels)]
+        self._has_outcomes = asyncio.Event()
+        loops = [self._routing(), self._recording(), self._maintenance()]
+        loops += [self._delivering(channel) for channel in self.channels]
         tasks = [asyncio.create_task(loop) for loop in loops]
         await self._stopping.wait()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self._outcomes:  # what was delivered is not delivered again after a restart
+            await asyncio.to_thread(self._record, self._outcomes)
         for channel in self.channels:
             await channel.close()
 
@@ -185,28 +191,44 @@ class Notifier:
 
     async def _attempt(self, channel: Channel, group: list[Delivery], in_flight: Counter[str]) -> None:
         try:
-            try:
-                error = await asyncio.wait_for(channel.deliver(group), self.lease_sec)
-            except TimeoutError:
-                error = "timed out"
-            except Exception as exc:  # noqa: BLE001 - a failed attempt is retried, never lost
-                log.exception("%s delivery failed", channel.name)
-                error = f"{type(exc).__name__}: {exc}"
-            await asyncio.to_thread(self._record, group, error)
-        except Exception:  # noqa: BLE001 - its lease runs out and it is taken again
-            log.exception("recording a %s delivery failed", channel.name)
+            error = await asyncio.wait_for(channel.deliver(group), self.lease_sec)
+        except TimeoutError:
+            error = "timed out"
+        except Exception as exc:  # noqa: BLE001 - a failed attempt is retried, never lost
+            log.exception("%s delivery failed", channel.name)
+            error = f"{type(exc).__name__}: {exc}"
         finally:
             in_flight[group[0].target] -= len(group)
             if in_flight[group[0].target] <= 0:
                 del in_flight[group[0].target]
             self.finished.set()
+        self._outcomes.append((group, error))  # still leased until recorded: no one takes it meanwhile
+        self._has_outcomes.set()
 
-    def _record(self, group: list[Delivery], error: str | None) -> None:
+    async def _recording(self) -> None:
+        """Write the outcomes of attempts, those that finish together in one transaction."""
+        while True:
+            await self._has_outcomes.wait()
+            await asyncio.sleep(GATHER_SEC)
+            self._has_outcomes.clear()
+            outcomes, self._outcomes = self._outcomes, []
+            try:
+                await asyncio.to_thread(self._record, outcomes)
+            except Exception:  # noqa: BLE001 - their leases run out and they are taken again
+                log.exception("recording %d deliveries failed", len(outcomes))
+
+    def _record(self, outcomes: list[tuple[list[Delivery], str | None]]) -> None:
         now = utcnow()
+        with self.stores.transaction():
+            delivered = [delivery.id for group, error in outcomes if error is None for delivery in group]
+            if delivered:
+                self.stores.subscriptions.delivered(delivered, now)
+            for group, error in outcomes:
+                if error is not None:
+                    self._failed(group, error, now)
+
+    def _failed(self, group: list[Delivery], error: str, now: datetime) -> None:
         ids = [delivery.id for delivery in group]
-        if error is None:
-            self.stores.subscriptions.delivered(ids, now)
-            return
         attempts = max(delivery.attempts for delivery in group)
         give_up_at = min(delivery.give_up_at for delivery in group)
         delay = min(self.retry_base_sec * 2 ** (attempts - 1), MAX_RETRY_DELAY_SEC) * random.uniform(0.8, 1.2)

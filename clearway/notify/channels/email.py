@@ -23,7 +23,7 @@ _PORTS = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
 class EmailChannel:
     name = "email"
     whole_targets = True
-    per_target = 1
+    per_target = None  # a digest takes all that waits for its address
 
     def __init__(self, url: str, sender: str, timeout_sec: float) -> None:
         parts = urlsplit(url)
