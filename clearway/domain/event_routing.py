@@ -8,7 +8,7 @@ of a task she may not read.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 
 from clearway.domain.access import (
@@ -72,10 +72,9 @@ class EventAccess:
         return self._tasks[key]
 
 
-def kind_matches(patterns: Iterable[str], kind: str) -> bool:
+def kind_matches(patterns: Collection[str], kind: str) -> bool:
     """``*`` is every kind, ``task.*`` every kind of the task category, anything else one kind."""
-    category = kind.split(".")[0]
-    return any(p == "*" or p == kind or p == f"{category}.*" for p in patterns)
+    return kind in patterns or "*" in patterns or f"{kind.split('.')[0]}.*" in patterns
 
 
 def wants(subscription: Doc, event: OutboxEvent) -> bool:
@@ -126,33 +125,40 @@ class Router:
         subscriptions = self.stores.subscriptions.active({event.org_id for event in events})
         if not subscriptions:
             return []
+        by_org: dict[str, list[Doc]] = {}
+        for subscription in subscriptions:  # (kinds as a set: looked up for every event)
+            by_org.setdefault(subscription["org_id"], []).append(
+                {**subscription, "kinds": frozenset(subscription["kinds"])}
+            )
         access = EventAccess(self.stores)
         owners: dict[str, Identity | None] = {}
-        candidates: list[tuple[OutboxEvent, Doc]] = []
-        for event in events:
-            for subscription in subscriptions:
-                if subscription["org_id"] == event.org_id and wants(subscription, event):
-                    candidates.append((event, subscription))
-                    if subscription["owner"] not in owners:
-                        owners[subscription["owner"]] = self.identity_of(subscription["owner"])
         rows = []
-        for event, subscription in candidates:
-            owner = owners[subscription["owner"]]
-            if owner is None or not access.may_see(owner, event):
-                continue
-            channel = subscription["channel"]
-            target = mqtt_topic(owner, event) if channel == "mqtt" else subscription["target"]
-            rows.append(
-                {
-                    "event": event.row,
-                    "subscription_id": subscription["id"],
-                    "org_id": event.org_id,
-                    "owner_id": subscription["owner"],
-                    "channel": channel,
-                    "target": target,
-                    "created": now,
-                    "next_attempt": now + self.digest if channel == "email" else now,
-                    "give_up_at": now + self.give_up_after,
-                }
-            )
+        for event in events:
+            seen: dict[str, bool] = {}  # owner -> may see this event (several subscriptions, one answer)
+            for subscription in by_org.get(event.org_id, ()):
+                if not wants(subscription, event):
+                    continue
+                owner_id = subscription["owner"]
+                if owner_id not in owners:
+                    owners[owner_id] = self.identity_of(owner_id)
+                owner = owners[owner_id]
+                if owner_id not in seen:
+                    seen[owner_id] = owner is not None and access.may_see(owner, event)
+                if not seen[owner_id] or owner is None:
+                    continue
+                rows.append(self._row(event, subscription, owner, now))
         return rows
+
+    def _row(self, event: OutboxEvent, subscription: Doc, owner: Identity, now: datetime) -> Doc:
+        channel = subscription["channel"]
+        return {
+            "event": event.row,
+            "subscription_id": subscription["id"],
+            "org_id": event.org_id,
+            "owner_id": owner.user_id,
+            "channel": channel,
+            "target": mqtt_topic(owner, event) if channel == "mqtt" else subscription["target"],
+            "created": now,
+            "next_attempt": now + self.digest if channel == "email" else now,
+            "give_up_at": now + self.give_up_after,
+        }

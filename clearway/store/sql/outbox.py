@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, exists, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -62,11 +62,13 @@ class SqlOutboxStore(OutboxStore):
                 .returning(notify_sequence.c.last)
             ).scalar_one()
             first = last - len(found) + 1
-            events = []
-            for offset, row in enumerate(found):
-                position = first + offset
-                conn.execute(update(notify_outbox).where(notify_outbox.c.id == row["id"]).values(position=position))
-                events.append(event_from_row({**row, "position": position}))
+            events = [event_from_row({**row, "position": first + offset}) for offset, row in enumerate(found)]
+            stmt = (
+                update(notify_outbox)
+                .where(notify_outbox.c.id == bindparam("row"))
+                .values(position=bindparam("new_position"))
+            )
+            conn.execute(stmt, [{"row": event.row, "new_position": event.position} for event in events])
             self._announce(conn, STREAM_CHANNEL, self.on_sequenced)
             return events
 
