@@ -43,6 +43,7 @@ LATENCY_GAP_SEC = 0.02
 
 RECEIVER = """
 import json, sys, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
