@@ -44,14 +44,18 @@ def check_url(url: object, *, allow_private: bool) -> str:
 
 def refused_address(host: str, port: int, allow_private: bool) -> str | None:
     """Why webhooks may not go to that host (it does not resolve, or to a non-public address), or None."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        return f"{host} does not resolve ({exc})"
+    literal = _ip(host.strip("[]"))
+    if literal is not None:
+        addresses = [literal]
+    else:
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError) as exc:
+            return f"{host} does not resolve ({exc})"
+        addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
     if allow_private:
         return None
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+    for address in addresses:
         mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
         if not (mapped or address).is_global:
             return (
@@ -59,3 +63,15 @@ def refused_address(host: str, port: int, allow_private: bool) -> str | None:
                 "an operator may allow these with CLEARWAY_WEBHOOK_ALLOW_PRIVATE"
             )
     return None
+
+
+def needs_lookup(host: str) -> bool:
+    """Whether checking the host resolves a name (an address needs no lookup)."""
+    return _ip(host.strip("[]")) is None
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None

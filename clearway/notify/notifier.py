@@ -35,7 +35,7 @@ from clearway.timeutil import utcnow
 log = logging.getLogger(__name__)
 BATCH = 200  # events sequenced, or deliveries claimed, per round
 POLL_SEC = 1.0  # the longest a due retry waits when nothing wakes the notifier
-GATHER_SEC = 0.01  # after a wake-up, events that come meanwhile are routed together
+GATHER_SEC = 0.02  # after a wake-up, what comes meanwhile is routed (or recorded) together
 MAX_IN_FLIGHT = 32  # deliveries in flight per channel in this process
 MAINTENANCE_SEC = 30.0
 MAX_RETRY_DELAY_SEC = 3600.0

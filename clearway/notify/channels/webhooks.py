@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from clearway.domain.webhook_targets import refused_address
+from clearway.domain.webhook_targets import needs_lookup, refused_address
 from clearway.notify import messages
 from clearway.store.base import Delivery
 
@@ -48,7 +48,11 @@ class WebhookChannel:
         delivery = group[0]
         parts = urlsplit(delivery.target)
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        refusal = await asyncio.to_thread(refused_address, parts.hostname or "", port, self.allow_private)
+        host = parts.hostname or ""
+        if needs_lookup(host):  # a name: resolved again now, off the loop
+            refusal = await asyncio.to_thread(refused_address, host, port, self.allow_private)
+        else:
+            refusal = refused_address(host, port, self.allow_private)
         if refusal:
             return f"refused: {refusal}"
         body = messages.body(delivery.event)
