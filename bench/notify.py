@@ -42,15 +42,19 @@ LATENCY_GAP_SEC = 0.02
 
 
 RECEIVER = """
-import json, sys, time
+import json, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+lock = threading.Lock()
 
 class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["content-length"])))
         task = (body["data"].get("task") or {}).get("id")
         if body["type"] == "task.stopped" and task:
-            print(task, time.time(), flush=True)
+            with lock:  # one whole line at a time, whatever the threads
+                sys.stdout.write(f"{task} {time.time()}\n")
+                sys.stdout.flush()
         self.send_response(204)
         self.end_headers()
 

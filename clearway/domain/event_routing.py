@@ -8,6 +8,8 @@ of a task she may not read.
 from __future__ import annotations
 
 import re
+import threading
+import time
 from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 
@@ -24,6 +26,7 @@ from clearway.domain.identity import Identity
 from clearway.domain.notifications import KINDS, Subject
 from clearway.store.base import Doc, OutboxEvent, Stores
 
+SUBSCRIPTIONS_TTL_SEC = 1.0
 IdentityOf = Callable[[str], Identity | None]  # a user's identity with its groups and shares, None once gone
 _TOPIC_UNSAFE = re.compile(r"[/+#\x00]")
 
@@ -118,18 +121,16 @@ class Router:
         self.identity_of = identity_of
         self.give_up_after = give_up_after
         self.digest = digest  # e-mails wait this long, so that a burst of events becomes one mail
+        self._cache: dict[str, tuple[float, list[Doc]]] = {}  # organisation -> (when read, active subscriptions)
+        self._seen_changes = -1
+        self._lock = threading.Lock()
 
     def deliveries(self, events: list[OutboxEvent], now: datetime) -> list[Doc]:
         if not events:
             return []
-        subscriptions = self.stores.subscriptions.active({event.org_id for event in events})
-        if not subscriptions:
+        by_org = self._subscriptions({event.org_id for event in events})
+        if not any(by_org.values()):
             return []
-        by_org: dict[str, list[Doc]] = {}
-        for subscription in subscriptions:  # (kinds as a set: looked up for every event)
-            by_org.setdefault(subscription["org_id"], []).append(
-                {**subscription, "kinds": frozenset(subscription["kinds"])}
-            )
         access = EventAccess(self.stores)
         owners: dict[str, Identity | None] = {}
         rows = []
@@ -148,6 +149,24 @@ class Router:
                     continue
                 rows.append(self._row(event, subscription, owner, now))
         return rows
+
+    def _subscriptions(self, org_ids: set[str]) -> dict[str, list[Doc]]:
+        """The organisations' active subscriptions (kinds as sets: looked up for every event). Kept for a second:
+        a change made in this process is seen at once, one made by another replica within that second."""
+        with self._lock:
+            now = time.monotonic()
+            if self.stores.subscriptions.changes != self._seen_changes:
+                self._seen_changes = self.stores.subscriptions.changes
+                self._cache.clear()
+            stale = {
+                org for org in org_ids if org not in self._cache or now - self._cache[org][0] > SUBSCRIPTIONS_TTL_SEC
+            }
+            if stale:
+                fresh: dict[str, list[Doc]] = {org: [] for org in stale}
+                for subscription in self.stores.subscriptions.active(stale):
+                    fresh[subscription["org_id"]].append({**subscription, "kinds": frozenset(subscription["kinds"])})
+                self._cache.update({org: (now, subs) for org, subs in fresh.items()})
+            return {org: self._cache[org][1] for org in org_ids}
 
     def _row(self, event: OutboxEvent, subscription: Doc, owner: Identity, now: datetime) -> Doc:
         channel = subscription["channel"]

@@ -468,6 +468,8 @@ class SubscriptionStore(ABC):
     """Subscriptions (kept whole in ``doc``) and their deliveries. Callers check access; every call names the
     organisation, and ``owner_id`` None means any owner in it."""
 
+    changes: int = 0  # bumped when a change of a subscription made in this process commits
+
     @abstractmethod
     def add(self, org_id: str, owner_id: str, doc: Doc, secret: str | None) -> None:
         """Store a new subscription (``doc["id"]`` set by the caller)."""

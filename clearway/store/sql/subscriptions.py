@@ -29,8 +29,12 @@ class SqlSubscriptionStore(SubscriptionStore):
     def __init__(self, db: Database) -> None:
         self.db = db
 
+    def _changed(self) -> None:
+        self.changes += 1
+
     # subscriptions
     def add(self, org_id: str, owner_id: str, doc: Doc, secret: str | None) -> None:
+        self.db.after_commit("subscriptions.changed", self._changed)
         with self.db.transaction() as conn:
             conn.execute(
                 insert(notify_subscriptions).values(
@@ -50,17 +54,20 @@ class SqlSubscriptionStore(SubscriptionStore):
             return [_subscription(row) for row in conn.execute(stmt).mappings()]
 
     def replace(self, org_id: str, owner_id: str | None, doc: Doc) -> bool:
+        self.db.after_commit("subscriptions.changed", self._changed)
         stored = {k: v for k, v in doc.items() if k not in ("owner", "org_id")}
         stmt = update(notify_subscriptions).where(s.id == doc["id"], *_owned(org_id, owner_id))
         with self.db.transaction() as conn:
             return conn.execute(stmt.values(doc=stored, enabled=doc["enabled"])).rowcount > 0
 
     def set_secret(self, org_id: str, subscription_id: str, secret: str) -> None:
+        self.db.after_commit("subscriptions.changed", self._changed)
         stmt = update(notify_subscriptions).where(s.id == subscription_id, s.org_id == org_id).values(secret=secret)
         with self.db.transaction() as conn:
             conn.execute(stmt)
 
     def delete(self, org_id: str, owner_id: str | None, subscription_id: str) -> bool:
+        self.db.after_commit("subscriptions.changed", self._changed)
         stmt = delete(notify_subscriptions).where(s.id == subscription_id, *_owned(org_id, owner_id))
         with self.db.transaction() as conn:
             return conn.execute(stmt).rowcount > 0
