@@ -165,8 +165,12 @@ def test_a_failing_webhook_is_retried_until_it_answers(site):
     delivered = wait_for(lambda: hooks.events("/flaky"), "the fourth attempt to succeed")
     assert of_task(delivered, task) == ["task.stopped"] and hooks.failures["/flaky"] == 0
     assert hooks.arrived.count("/flaky") == 4  # three 500s, then the one that succeeded
-    states = site["alice"].get("/events/deliveries", params={"state": "delivered"}).json()
-    mine = [d for d in states if d["event"]["data"]["task"]["id"] == task and d["target"].endswith("/flaky")]
+
+    def recorded() -> list[dict[str, Any]]:  # the server notes the outcome just after the receiver answers
+        states = site["alice"].get("/events/deliveries", params={"state": "delivered"}).json()
+        return [d for d in states if d["event"]["data"]["task"]["id"] == task and d["target"].endswith("/flaky")]
+
+    mine = wait_for(recorded, "the delivery to be recorded as delivered")
     assert len(mine) == 1 and mine[0]["attempts"] == 4
 
 
