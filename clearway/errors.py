@@ -51,6 +51,11 @@ class TaskStatusChangeFailed(BadRequest):
     default_message = "Failed changing task status"
 
 
+class TaskCannotBeDeleted(BadRequest):
+    subcode = 123
+    default_message = "Task cannot be deleted"
+
+
 class InvalidModelId(BadRequest):
     subcode = 201
     default_message = "Invalid model id"

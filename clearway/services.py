@@ -21,6 +21,7 @@ from clearway.domain.queues import Queues
 from clearway.domain.security_alerts import SecurityAlerts
 from clearway.domain.sharing import Sharing
 from clearway.domain.subscriptions import Subscriptions
+from clearway.domain.task_outputs import TaskOutputs
 from clearway.domain.tasks import Tasks
 from clearway.domain.watchdog import Watchdog
 from clearway.domain.workers import Workers
@@ -50,6 +51,7 @@ class Services:
     dispatch: Dispatch
     workers: Workers
     watchdog: Watchdog
+    task_outputs: TaskOutputs
     subscriptions: Subscriptions
     notifier: Notifier
 
@@ -61,6 +63,7 @@ class Services:
         audit = Audit(stores.audit)
         queues = Queues(stores)
         workers = Workers(stores, settings.worker_timeout_sec)
+        blobs = Blobs(stores, open_blob_store(settings), settings.max_upload_bytes)
         audit.listeners.append(SecurityAlerts(stores))
         auth = Authenticator(stores, settings, audit, Impersonation(stores, workers))
         return cls(
@@ -71,7 +74,7 @@ class Services:
             tasks=tasks,
             events=Events(stores, settings.max_events_per_batch),
             models=Models(stores, tasks),
-            blobs=Blobs(stores, open_blob_store(settings), settings.max_upload_bytes),
+            blobs=blobs,
             audit=audit,
             accounts=Accounts(stores, audit),
             sharing=Sharing(stores, audit),
@@ -85,6 +88,7 @@ class Services:
                 task_timeout_sec=settings.task_timeout_sec,
                 retention_days=settings.stats_retention_days,
             ),
+            task_outputs=TaskOutputs(stores, tasks, blobs),
             subscriptions=Subscriptions(
                 stores,
                 allow_private=settings.webhook_allow_private,

@@ -79,6 +79,16 @@ class Settings(BaseSettings):
     )
     oidc_create_users: bool = Field(default=False, description="Create unknown OIDC users on first use.")
     oidc_organization: str = Field(default="default", description="Organisation of OIDC users.")
+    delete_task_files: bool = Field(
+        default=False,
+        description="tasks.delete and tasks.reset with delete_external_artifacts also delete the task's files kept by "
+        "this server (ClearML's async_urls_delete). Off by default: the SDK deletes them itself after tasks.delete.",
+    )
+    record_responses_dir: Path | None = Field(
+        default=None,
+        description="For tests: append every ClearML API answer to a JSON-lines file in this directory, so that a "
+        "test can check them against the SDK's response schemas.",
+    )
     webhook_allow_private: bool = Field(
         default=False, description="Let webhooks go to private, loopback and link-local addresses (refused: SSRF)."
     )

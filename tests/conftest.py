@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from tests.support.databases import backend
+from tests.support.response_schemas import check_recorded
 from tests.support.server import ServerProcess, running_server
 
 TEST_MAX_EVENTS = 2_000  # a small events.add_batch limit, so the over-limit test stays cheap
@@ -22,6 +23,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if once:
         config.hook.pytest_deselected(items=once)
         items[:] = [item for item in items if not item.get_closest_marker("single_database")]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def clearml_answers_match_the_sdk_schemas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every server the session starts records its ClearML API answers, whoever asked (a test, the SDK or an agent
+    in a subprocess); at the end of the session each is checked against the SDK's own response schemas."""
+    directory = tmp_path_factory.mktemp("clearml-answers")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CLEARWAY_RECORD_RESPONSES_DIR", str(directory))
+        yield
+    report = check_recorded(directory)
+    if report.mismatches:
+        pytest.fail(report.describe(), pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime
 from typing import Any
 
 from starlette.responses import Response
 
 from clearway.errors import ClearwayError
+from clearway.timeutil import iso
 
 
 def _meta(endpoint: str, version: str, code: int, subcode: int, msg: str, error_data: dict[str, Any]) -> dict:
@@ -24,8 +26,13 @@ def _meta(endpoint: str, version: str, code: int, subcode: int, msg: str, error_
     }
 
 
+def _plain(value: Any) -> str:
+    """A value JSON has no type for: a datetime as the SDK parses it (timeutil.iso), anything else as text."""
+    return iso(value) if isinstance(value, datetime) else str(value)
+
+
 def _json(payload: dict[str, Any], status: int) -> Response:
-    body = json.dumps(payload, separators=(",", ":"), default=str)
+    body = json.dumps(payload, separators=(",", ":"), default=_plain)
     return Response(body, status_code=status, media_type="application/json")
 
 

@@ -16,6 +16,7 @@ from starlette.routing import Route
 from clearway.auth.middleware import request_identity
 from clearway.clearml_api import envelope
 from clearway.clearml_api.context import Call
+from clearway.clearml_api.recorder import ResponseRecorder
 from clearway.clearml_api.registry import Endpoint
 from clearway.errors import (
     ClearwayError,
@@ -35,6 +36,8 @@ class ClearmlApi:
     def __init__(self, services: Services, endpoints: dict[str, Endpoint]) -> None:
         self.services = services
         self.endpoints = endpoints
+        directory = services.settings.record_responses_dir
+        self.recorder = ResponseRecorder(directory) if directory is not None else None
 
     def handles(self, path: str) -> bool:
         """Whether the path is a ``[/vX.Y]/service.action`` call, known or not."""
@@ -74,7 +77,10 @@ class ClearmlApi:
         except Exception:  # noqa: BLE001 - the client must get an envelope, never a bare 500 page
             log.exception("endpoint %s failed", name)
             return envelope.error(name, version, InternalError())
-        return envelope.ok(name, version, data)
+        response = envelope.ok(name, version, data)
+        if self.recorder is not None:
+            self.recorder.record(name, version, bytes(response.body))
+        return response
 
     async def _read_body(self, http: HttpRequest) -> bytes:
         limit = self.services.settings.max_request_bytes

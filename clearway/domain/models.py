@@ -1,7 +1,9 @@
 """Models: registration, edits, publishing (alone or with their task), archiving, deletion and lineage.
 
-A model is ``ready`` once published; its weights (``uri``) are then frozen. Publishing a task publishes its
-output models in the same transaction (a hook on :class:`~clearway.domain.tasks.Tasks`), as ClearML does.
+A model is ``ready`` once published. Its fields stay editable, its weights (``uri``) included, as on ClearML's
+server: the SDK's default background upload sets the real ``uri`` after an ``OutputModel.publish()`` that came at
+once. Publishing a task publishes its output models in the same transaction (a hook on
+:class:`~clearway.domain.tasks.Tasks`), as ClearML does.
 Lineage: the model's ``task`` is the task that made it; the task lists it in ``models.output``.
 """
 
@@ -106,8 +108,6 @@ class Models:
         fields = _normalise(fields)
 
         def mutate(doc: Doc) -> Doc:
-            if doc.get("ready") and "uri" in fields and fields["uri"] != doc.get("uri"):
-                raise ModelIsReady("The model is published: its weights (uri) cannot change", id=model_id)
             new = {**doc, **fields, "last_update": now_iso()}
             self._check_references(identity, new)
             return new

@@ -93,6 +93,92 @@ def parse_tag_filter(values: list[str | None] | str | None) -> TagFilter | None:
     return TagFilter(combine or "all", all_groups)
 
 
+# A field of a document: a top-level key (the store uses its column when it mirrors one) or a path into it.
+# A "*" part stands for each item of a list: ("models", "input", "*", "model") is the model of any input entry.
+Path = tuple[str, ...]
+
+
+def field_path(dotted: str) -> Path:
+    return tuple(dotted.split("."))
+
+
+@dataclass(frozen=True)
+class InList:
+    """The field's value, or an item of it when it is a list, is one of the terms (tag operators included)."""
+
+    path: Path
+    terms: TagFilter
+
+
+@dataclass(frozen=True)
+class Equals:
+    path: Path
+    value: Any
+
+
+@dataclass(frozen=True)
+class InRange:
+    """``low <= value <= high``, a missing bound being open; ``missing``: a missing (or null) value matches too.
+
+    Bounds are numbers (compared with numbers only), datetimes (compared as instants) or text.
+    """
+
+    path: Path
+    low: Any = None
+    high: Any = None
+    missing: bool = False
+
+
+@dataclass(frozen=True)
+class Matches:
+    """The field's text matches a regular expression (searched, not anchored)."""
+
+    path: Path
+    pattern: str
+    ignore_case: bool = False
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    conditions: tuple[Condition, ...]
+
+
+@dataclass(frozen=True)
+class AllOf:
+    conditions: tuple[Condition, ...]
+
+
+Condition = InList | Equals | InRange | Matches | AnyOf | AllOf
+
+
+@dataclass(frozen=True)
+class TextSearch:
+    """Free text over some fields, case-insensitive: a document matches when one of ``words`` (or, with no words,
+    anything) is in one of the fields, every one of ``phrases`` is, and none of ``excluded`` is."""
+
+    paths: tuple[Path, ...]
+    words: tuple[str, ...] = ()
+    phrases: tuple[str, ...] = ()
+    excluded: tuple[str, ...] = ()
+
+
+_QUOTED = re.compile(r'"([^"]*)"')
+
+
+def parse_search_text(text: str, paths: tuple[Path, ...]) -> TextSearch | None:
+    """ClearML's ``search_text``: words, ``"quoted phrases"`` that must all be there, ``-words`` that must not."""
+    phrases = tuple(p.strip() for p in _QUOTED.findall(text) if p.strip())
+    words, excluded = [], []
+    for word in _QUOTED.sub(" ", text).split():
+        if word.startswith("-") and len(word) > 1:
+            excluded.append(word[1:])
+        elif word != "-":
+            words.append(word)
+    if not (words or phrases or excluded):
+        return None
+    return TextSearch(paths, tuple(words), phrases, tuple(excluded))
+
+
 @dataclass
 class ListQuery:
     """The filters, order and page of a ``get_all``."""
@@ -102,8 +188,10 @@ class ListQuery:
     equals: dict[str, list[Any]] = field(default_factory=dict)  # column -> allowed values
     tags: TagFilter | None = None
     system_tags: TagFilter | None = None
+    where: list[Condition] = field(default_factory=list)  # all must hold
+    text: TextSearch | None = None
     search_hidden: bool = False
-    order_by: list[str] = field(default_factory=list)
+    order_by: list[str] = field(default_factory=list)  # field paths, "-" first for descending
     page: int | None = None
     page_size: int | None = None
 

@@ -3,11 +3,33 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 from clearway.errors import ValidationFailed
 from clearway.store.base import Doc
 from clearway.timeutil import now_iso
+
+
+def as_text(value: Any) -> Any:
+    """Parameter and configuration values are text in ClearML (the SDK casts them back): a number or a boolean as
+    ``str`` gives it, a list or an object as JSON."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value) if isinstance(value, dict | list) else str(value)
+
+
+def values_as_text(sections: dict[str, Any], depth: int) -> dict[str, Any]:
+    """``hyperparams`` (``depth`` 2: section, then name) or ``configuration`` (1: name) with text values."""
+    out = {}
+    for key, entry in sections.items():
+        if not isinstance(entry, dict):
+            raise ValidationFailed(f"{key!r} must be an object")
+        if depth > 1:
+            out[key] = values_as_text(entry, depth - 1)
+        else:
+            out[key] = {**entry, "value": as_text(entry["value"])} if "value" in entry else entry
+    return out
 
 
 def edit_hyper_params(doc: Doc, items: list[dict[str, Any]], replace: str) -> Doc:
@@ -24,10 +46,20 @@ def edit_hyper_params(doc: Doc, items: list[dict[str, Any]], replace: str) -> Do
         if not isinstance(section, str) or not isinstance(name, str):
             raise ValidationFailed("each hyperparameter needs a section and a name")
         entry = {k: v for k, v in item.items() if k in ("section", "name", "value", "type", "description")}
-        if entry.get("value") is not None and not isinstance(entry["value"], str):
-            entry["value"] = str(entry["value"])
+        if "value" in entry:
+            entry["value"] = as_text(entry["value"])
         params.setdefault(section, {})[name] = entry
     return {**doc, "hyperparams": params}
+
+
+def hyper_params_list(doc: Doc) -> list[dict[str, Any]]:
+    """The task's hyperparameters as ``tasks.get_hyper_params`` lists them: one item per section and name."""
+    items = []
+    for section, params in (doc.get("hyperparams") or {}).items():
+        for name, item in (params or {}).items():
+            if isinstance(item, dict):
+                items.append({**item, "section": section, "name": name})
+    return items
 
 
 def delete_hyper_params(doc: Doc, items: list[dict[str, Any]]) -> Doc:
@@ -49,7 +81,8 @@ def edit_configuration(doc: Doc, items: list[dict[str, Any]], replace: bool) -> 
         name = item.get("name")
         if not isinstance(name, str):
             raise ValidationFailed("each configuration item needs a name")
-        config[name] = {k: v for k, v in item.items() if k in ("name", "value", "type", "description")}
+        entry = {k: v for k, v in item.items() if k in ("name", "value", "type", "description")}
+        config[name] = {**entry, "value": as_text(entry["value"])} if "value" in entry else entry
     return {**doc, "configuration": config}
 
 

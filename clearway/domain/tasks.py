@@ -6,7 +6,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from clearway.domain import notifications
+from clearway.domain import notifications, task_fields
 from clearway.domain.access import read_scope, write_scope
 from clearway.domain.documents import merge_one_level, project_fields
 from clearway.domain.identity import Identity
@@ -181,6 +181,8 @@ class Tasks:
         return doc
 
     def reset(self, identity: Identity, task_id: str, *, force: bool, clear_all: bool) -> Doc:
+        """Back to ``created``, without its outputs (its events and models: see domain/task_outputs.py)."""
+
         def clear(doc: Doc) -> Doc:
             doc = copy.deepcopy(doc)
             execution = doc.setdefault("execution", {})
@@ -196,11 +198,13 @@ class Tasks:
             return doc
 
         with self.stores.transaction():
-            doc = self.get(identity, task_id)
-            if doc["status"] in LOCKED and not force:
-                raise InvalidTaskStatus("Published tasks cannot be reset", status=doc["status"])
-            self.stores.events.delete_task_events(task_id)
+            self.check_resettable(self.get_writable(identity, task_id), force=force)
             return self.change_status(identity, task_id, Status.CREATED, force=True, also=clear)
+
+    @staticmethod
+    def check_resettable(doc: Doc, *, force: bool) -> None:
+        if doc["status"] in LOCKED and not force:
+            raise InvalidTaskStatus("Published tasks cannot be reset", status=doc["status"])
 
     def clone(self, identity: Identity, task_id: str, overrides: dict[str, Any]) -> Doc:
         source = self.get(identity, task_id)
@@ -223,14 +227,18 @@ class Tasks:
             fields["execution"] = {**fields["execution"], **overrides["execution"]}
         return self.create(identity, fields)
 
-    def delete(self, identity: Identity, task_id: str, *, force: bool) -> None:
-        with self.stores.transaction():
-            doc = self.get(identity, task_id)
-            if doc["status"] == Status.IN_PROGRESS and not force:
-                raise InvalidTaskStatus("Task is in progress; pass force to delete it", status=doc["status"])
-            if not self.stores.tasks.delete(write_scope(identity), task_id):
-                raise self._not_writable(identity, task_id)
-            self.stores.events.delete_task_events(task_id)
+    def get_writable(self, identity: Identity, task_id: str) -> Doc:
+        """The task, when the caller may change it; else the reason it may not. Not locked: a change that follows
+        locks the queue entry first, then the task (the lock order of domain/dispatch.py)."""
+        doc = self.stores.tasks.get(write_scope(identity), task_id) if isinstance(task_id, str) else None
+        if doc is None:
+            raise self._not_writable(identity, task_id)
+        return doc
+
+    def remove(self, identity: Identity, task_id: str) -> None:
+        """Delete the task's document (its outputs first: see domain/task_outputs.py)."""
+        if not self.stores.tasks.delete(write_scope(identity), task_id):
+            raise self._not_writable(identity, task_id)
 
     def add_system_tag(self, identity: Identity, task_id: str, tag: str) -> Doc:
         def mutate(doc: Doc) -> Doc:
@@ -268,6 +276,9 @@ def _normalise(fields: dict[str, Any]) -> dict[str, Any]:
     for key in ("script", "execution", "output", "hyperparams", "configuration", "runtime", "models", "container"):
         if key in out and not isinstance(out[key], dict):
             raise ValidationFailed(f"{key} must be an object")
+    for key, depth in (("hyperparams", 2), ("configuration", 1)):
+        if key in out:
+            out[key] = task_fields.values_as_text(out[key], depth)
     return out
 
 

@@ -156,7 +156,8 @@ class EventStore(ABC):
         """Events of the type in the last ``iters`` iterations of each metric/variant."""
 
     @abstractmethod
-    def delete_task_events(self, task_id: str) -> None: ...
+    def delete_task_events(self, task_id: str) -> int:
+        """Delete every event of the task; how many there were."""
 
 
 @dataclass(frozen=True)

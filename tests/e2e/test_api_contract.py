@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import httpx
@@ -289,10 +290,62 @@ def test_delete_and_archive(api: httpx.Client, project: str):
     keep, gone = new_task(api, project, "keep"), new_task(api, project, "gone")
     assert data(call(api, "tasks.archive", {"tasks": [keep]}))["archived"] == 1
     assert "archived" in get_task(api, keep)["system_tags"]
-    data(call(api, "tasks.delete", {"task": gone}))
+    artifact = {"key": "a", "type": "custom", "uri": "s3://bucket/a.bin"}
+    data(call(api, "tasks.add_or_update_artifacts", {"task": gone, "artifacts": [artifact]}))
+    deleted = data(call(api, "tasks.delete", {"task": gone, "return_file_urls": True}))
+    assert deleted == {
+        "deleted": True,
+        "deleted_models": 0,
+        "events": {"deleted": 0},
+        "urls": {"artifact_urls": ["s3://bucket/a.bin"], "model_urls": [], "event_urls": []},
+    }
     assert error(call(api, "tasks.get_by_id", {"task": gone}))[:2] == (400, 101)
     assert error(call(api, "projects.delete", {"project": project}))[0] == 400
     assert (
         data(call(api, "projects.delete", {"project": project, "force": True, "delete_contents": True}))["deleted"] == 1
     )
     assert error(call(api, "tasks.get_by_id", {"task": keep}))[:2] == (400, 101)
+
+
+def test_reset_answers_what_it_did(api: httpx.Client, project: str):
+    task = new_task(api, project, "queued then reset")
+    queue = data(call(api, "queues.create", {"name": f"reset-{uuid.uuid4().hex[:8]}"}))["id"]
+    data(call(api, "tasks.enqueue", {"task": task, "queue": queue}))
+    line = {"task": task, "type": "log", "msg": "hello"}
+    assert data(api.post("/events.add_batch", content=json.dumps(line)))["added"] == 1
+    assert data(call(api, "tasks.reset", {"task": task})) == {
+        "updated": 1,
+        "fields": {"status": "created"},
+        "deleted_models": 0,
+        "events": {"deleted": 1},
+        "dequeued": {"removed": 1},
+    }
+    assert data(call(api, "queues.get_num_entries", {"queue": queue}))["num"] == 0
+
+
+def test_parameter_and_configuration_values_are_text(api: httpx.Client, project: str):
+    """As ClearML keeps them (and the SDK's schemas say): whatever a client sends, the values come back as text."""
+    hyperparams = {"Args": {"lr": {"section": "Args", "name": "lr", "value": 0.5}, "on": {"value": True}}}
+    task = new_task(api, project, "typed", hyperparams=hyperparams)
+    config = [{"name": "model", "value": {"layers": 2}}]
+    data(call(api, "tasks.edit_configuration", {"task": task, "configuration": config}))
+    doc = get_task(api, task)
+    assert (doc["hyperparams"]["Args"]["lr"]["value"], doc["hyperparams"]["Args"]["on"]["value"]) == ("0.5", "True")
+    assert doc["configuration"]["model"]["value"] == '{"layers": 2}'
+    assert error(call(api, "tasks.edit", {"task": task, "hyperparams": {"Args": "lr=1"}}))[:2] == (400, 11)
+
+
+def test_failed_close_update_and_move_forward_answer(api: httpx.Client, project: str):
+    """Endpoints no SDK flow of the suite calls: their answers too go through the session's schema check."""
+    task = new_task(api, project, "fails")
+    data(call(api, "tasks.started", {"task": task}))
+    assert data(call(api, "tasks.failed", {"task": task}))["fields"]["status"] == "failed"
+    assert data(call(api, "tasks.close", {"task": task, "force": True}))["fields"]["status"] == "closed"
+    model = data(call(api, "models.create", {"name": "m", "uri": "file:///m", "project": project}))["id"]
+    updated = data(call(api, "models.update", {"model": model, "comment": "c"}))
+    assert updated == {"updated": 1, "fields": {"comment": "c"}}
+    queue = data(call(api, "queues.create", {"name": f"move-{uuid.uuid4().hex[:8]}"}))["id"]
+    waiting = [new_task(api, project, f"w{i}") for i in range(2)]
+    for waiting_task in waiting:
+        data(call(api, "tasks.enqueue", {"task": waiting_task, "queue": queue}))
+    assert data(call(api, "queues.move_task_forward", {"queue": queue, "task": waiting[1]})) == {"position": 0}

@@ -161,6 +161,7 @@ CLEARML: dict[str, Case] = {
     "tasks.failed": Case(lambda w: {"task": w.task, "force": True}),
     "tasks.get_all": Case(lambda w: {"id": [w.task, w.queued_task], "search_hidden": True}, "read"),
     "tasks.get_by_id": Case(lambda w: {"task": w.task}, "read"),
+    "tasks.get_hyper_params": Case(lambda w: {"tasks": [w.task]}, "read"),
     "tasks.ping": Case(lambda w: {"task": w.task}),
     "tasks.publish": Case(lambda w: {"task": w.task, "force": True}),
     "tasks.reset": Case(lambda w: {"task": w.task, "force": True}),

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import Field
 
 from clearway.clearml_api.context import Call
-from clearway.clearml_api.queries import GetAllRequest, StrList
+from clearway.clearml_api.queries import FilterRules, GetAllRequest, StrList
 from clearway.clearml_api.registry import Request, Service
 from clearway.errors import ClearwayError
 from clearway.store.base import Doc
@@ -140,17 +140,21 @@ def get_by_task_id(call: Call, req: TaskRequest) -> dict[str, Any]:
     return {"model": call.services.models.output_of(call.me, req.task)}
 
 
+# ClearML's rules for the fields models.get_all filters on (see clearml_api/queries.py).
+MODEL_FILTERS = FilterRules(
+    patterns=("comment",),
+    lists=("framework", "uri", "user", "project", "task", "parent", "metadata.*"),
+    ranges=("created", "last_metrics.*", "last_iteration"),
+    dates=("last_update", "last_change"),
+    equals=("ready",),
+    text=("id", "name", "comment", "parent", "task", "project"),
+    paths={"user": ("owner_id",)},
+)
+
+
 @service.endpoint("get_all", ModelsGetAll)
 def get_all(call: Call, req: ModelsGetAll) -> dict[str, Any]:
-    equals = {
-        "project": req.project,
-        "task": req.task,
-        "framework": req.framework,
-        "owner_id": req.user,
-        "uri": req.uri,
-        "ready": None if req.ready is None else [req.ready],
-    }
-    query = req.to_query(call.services.settings.max_page_size, equals)
+    query = req.to_query(call.services.settings.max_page_size, rules=MODEL_FILTERS)
     return {"models": call.services.models.list(call.me, query, req.only_fields)}
 
 

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from clearway.clearml_api.context import Call
-from clearway.clearml_api.queries import GetAllRequest, StrList
+from clearway.clearml_api.queries import FilterRules, GetAllRequest, StrList
 from clearway.clearml_api.registry import Request, Service
 from clearway.errors import ValidationFailed
 
@@ -54,9 +54,19 @@ def get_by_id(call: Call, req: ProjectRequest) -> dict[str, Any]:
     return {"project": call.services.projects.get(call.me, req.project)}
 
 
+# ClearML's rules for the fields projects.get_all filters on (see clearml_api/queries.py); ``user`` is ours.
+PROJECT_FILTERS = FilterRules(
+    patterns=("description",),
+    lists=("user",),
+    ranges=("last_update",),
+    text=("id", "name", "description"),
+    paths={"user": ("owner_id",)},
+)
+
+
 @service.endpoint("get_all", ProjectsGetAll)
 def get_all(call: Call, req: ProjectsGetAll) -> dict[str, Any]:
-    query = req.to_query(call.services.settings.max_page_size, {"owner_id": req.user})
+    query = req.to_query(call.services.settings.max_page_size, rules=PROJECT_FILTERS)
     if req.basename is not None:
         if query.name is not None:
             raise ValidationFailed("name and basename cannot be combined")

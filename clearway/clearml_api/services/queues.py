@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import Field
 
 from clearway.clearml_api.context import Call
-from clearway.clearml_api.queries import GetAllRequest
+from clearway.clearml_api.queries import FilterRules, GetAllRequest
 from clearway.clearml_api.registry import Request, Service
 from clearway.domain.queues import BACK, FRONT
 from clearway.timeutil import iso
@@ -74,9 +74,13 @@ def get_by_id(call: Call, req: GetByIdRequest) -> dict[str, Any]:
     return {"queue": call.services.queues.get(call.me, req.queue, req.max_task_entries)}
 
 
+# ClearML's rules for the fields queues.get_all filters on (see clearml_api/queries.py).
+QUEUE_FILTERS = FilterRules(lists=("metadata.*",), text=("id", "name"))
+
+
 @service.endpoint("get_all", QueuesGetAll)
 def get_all(call: Call, req: QueuesGetAll) -> dict[str, Any]:
-    query = req.to_query(call.services.settings.max_page_size)
+    query = req.to_query(call.services.settings.max_page_size, rules=QUEUE_FILTERS)
     return {"queues": call.services.queues.list(call.me, query, req.only_fields, req.max_task_entries)}
 
 

@@ -7,9 +7,10 @@ from typing import Any
 from pydantic import Field
 
 from clearway.clearml_api.context import Call
-from clearway.clearml_api.queries import GetAllRequest, StrList
+from clearway.clearml_api.queries import FilterRules, GetAllRequest, StrList
 from clearway.clearml_api.registry import Request, Service
 from clearway.domain import task_fields
+from clearway.domain.task_outputs import Options, Outcome
 from clearway.domain.task_status import Status
 from clearway.store.base import Doc
 from clearway.timeutil import now_iso
@@ -38,9 +39,21 @@ class PublishRequest(StatusRequest):
     publish_model: bool = True
 
 
-class ResetRequest(ForceRequest):
-    clear_all: bool = False
+class OutputsRequest(ForceRequest):
+    """What becomes of the task's outputs on delete and reset (domain/task_outputs.py)."""
+
+    delete_output_models: bool = True
+    return_file_urls: bool = False
     delete_external_artifacts: bool = True
+
+    def options(self, call: Call) -> Options:
+        deletes_files = self.delete_external_artifacts and call.services.settings.delete_task_files
+        files_url = f"{call.http.base_url}files/" if deletes_files else None
+        return Options(self.delete_output_models, self.return_file_urls, files_url)
+
+
+class ResetRequest(OutputsRequest):
+    clear_all: bool = False
 
 
 class FieldsRequest(Request):
@@ -116,6 +129,10 @@ class EditHyperParamsRequest(TaskRequest):
     force: bool = False
 
 
+class GetHyperParamsRequest(Request):
+    tasks: list[str] = Field(min_length=1)
+
+
 class DeleteHyperParamsRequest(TaskRequest):
     hyperparams: list[HyperParam]
     force: bool = False
@@ -138,8 +155,8 @@ class ArchiveRequest(Request):
     tasks: list[str] = Field(min_length=1)
 
 
-class DeleteRequest(ForceRequest):
-    return_file_urls: bool = False
+class DeleteRequest(OutputsRequest):
+    pass
 
 
 class ArtifactsRequest(ForceRequest):
@@ -171,16 +188,30 @@ def get_by_id(call: Call, req: TaskRequest) -> dict[str, Any]:
     return {"task": call.services.tasks.get(call.me, req.task)}
 
 
+# ClearML's rules for the fields tasks.get_all filters on (see clearml_api/queries.py).
+TASK_FILTERS = FilterRules(
+    patterns=("comment", "report"),
+    lists=("user", "type", "status", "project", "parent", "hyperparams.*", "execution.queue", "models.input.model"),
+    ranges=("created", "started", "active_duration", "last_metrics.*", "last_iteration"),
+    dates=("status_changed", "last_update", "last_change"),
+    equals=("runtime.*",),
+    text=(
+        "id",
+        "name",
+        "comment",
+        "report",
+        "models.input.*.model",
+        "models.output.*.model",
+        "script.repository",
+        "script.entry_point",
+    ),
+    paths={"user": ("owner_id",), "models.input.model": ("models", "input", "*", "model")},
+)
+
+
 @service.endpoint("get_all", TasksGetAll)
 def get_all(call: Call, req: TasksGetAll) -> dict[str, Any]:
-    equals = {
-        "project": req.project,
-        "status": req.status,
-        "type": req.type,
-        "owner_id": req.user,
-        "parent": req.parent,
-    }
-    query = req.to_query(call.services.settings.max_page_size, equals)
+    query = req.to_query(call.services.settings.max_page_size, rules=TASK_FILTERS)
     return {"tasks": call.services.tasks.list(call.me, query, req.only_fields)}
 
 
@@ -227,10 +258,23 @@ def publish(call: Call, req: PublishRequest) -> dict[str, Any]:
     return _updated(status=doc["status"])
 
 
+def _outputs(outcome: Outcome) -> dict[str, Any]:
+    """What delete and reset did to the task's outputs; ``events`` as ``events.delete_for_task`` answers."""
+    out: dict[str, Any] = {"deleted_models": outcome.deleted_models, "events": {"deleted": outcome.deleted_events}}
+    if outcome.urls is not None:
+        out["urls"] = outcome.urls
+    return out
+
+
 @service.endpoint("reset", ResetRequest)
 def reset(call: Call, req: ResetRequest) -> dict[str, Any]:
-    call.services.tasks.reset(call.me, req.task, force=req.force, clear_all=req.clear_all)
-    return {"updated": 1, "fields": {"status": Status.CREATED.value}, "deleted_models": 0, "urls": {}}
+    outcome = call.services.task_outputs.reset(
+        call.me, req.task, force=req.force, clear_all=req.clear_all, options=req.options(call)
+    )
+    out = {"updated": 1, "fields": {"status": Status.CREATED.value}, **_outputs(outcome)}
+    if outcome.dequeued:
+        out["dequeued"] = {"removed": 1}
+    return out
 
 
 @service.endpoint("clone", CloneRequest)
@@ -271,6 +315,12 @@ def set_requirements(call: Call, req: SetRequirementsRequest) -> dict[str, Any]:
 def edit_hyper_params(call: Call, req: EditHyperParamsRequest) -> dict[str, Any]:
     items = [p.model_dump(exclude_none=True) for p in req.hyperparams]
     return _section_edit(call, req.task, lambda doc: task_fields.edit_hyper_params(doc, items, req.replace_hyperparams))
+
+
+@service.endpoint("get_hyper_params", GetHyperParamsRequest)
+def get_hyper_params(call: Call, req: GetHyperParamsRequest) -> dict[str, Any]:
+    tasks = [call.services.tasks.get(call.me, task_id) for task_id in req.tasks]
+    return {"params": [{"task": doc["id"], "hyperparams": task_fields.hyper_params_list(doc)} for doc in tasks]}
 
 
 @service.endpoint("delete_hyper_params", DeleteHyperParamsRequest)
@@ -320,8 +370,8 @@ def delete_models(call: Call, req: DeleteModelsRequest) -> dict[str, Any]:
 
 @service.endpoint("delete", DeleteRequest)
 def delete(call: Call, req: DeleteRequest) -> dict[str, Any]:
-    call.services.tasks.delete(call.me, req.task, force=req.force)
-    return {"deleted": 1, "updated_children": 0, "updated_models": 0, "events": {}, "urls": {}}
+    outcome = call.services.task_outputs.delete(call.me, req.task, force=req.force, options=req.options(call))
+    return {"deleted": True, **_outputs(outcome)}
 
 
 @service.endpoint("archive", ArchiveRequest)

@@ -9,26 +9,21 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     Table,
-    and_,
     delete,
-    exists,
     func,
     insert,
-    literal,
     not_,
     or_,
     select,
-    true,
-    type_coerce,
     update,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 
 from clearway.domain.access import Scope
-from clearway.domain.query import ListQuery, TagFilter, TagTerm
+from clearway.domain.query import ListQuery
 from clearway.errors import ValidationFailed
 from clearway.store.base import Doc, DocumentStore, Mutation
 from clearway.store.sql.database import Database
+from clearway.store.sql.fields import Fields
 from clearway.store.sql.schema import projects
 from clearway.timeutil import parse_iso
 
@@ -56,6 +51,7 @@ class SqlDocumentStore(DocumentStore):
     ) -> None:
         self.db = db
         self.table = table
+        self.fields = Fields(table, db.is_sqlite)
         self.via_queue = via_queue
         self.columns: dict[str, Extractor] = {
             "name": lambda doc: doc.get("name") or "",
@@ -76,7 +72,7 @@ class SqlDocumentStore(DocumentStore):
 
     def query(self, scope: Scope, query: ListQuery) -> list[Doc]:
         stmt = self._filtered(select(self.table.c.doc), scope, query)
-        stmt = stmt.order_by(*self._order(query.order_by), self.table.c.id)
+        stmt = stmt.order_by(*self.fields.order(query.order_by), self.table.c.id)
         if query.page_size is not None:
             stmt = stmt.limit(query.page_size).offset((query.page or 0) * query.page_size)
         with self.db.read() as conn:
@@ -158,7 +154,7 @@ class SqlDocumentStore(DocumentStore):
         if query.ids is not None:
             stmt = stmt.where(c.id.in_(query.ids))
         elif not query.search_hidden:
-            stmt = stmt.where(not_(self._has_tag(c.system_tags, "hidden")))
+            stmt = stmt.where(not_(self.fields.array_column_has(c.system_tags, "hidden")))
         if query.name is not None:
             stmt = stmt.where(c.name.regexp_match(query.name))
         for column, values in query.equals.items():
@@ -170,47 +166,11 @@ class SqlDocumentStore(DocumentStore):
                 condition = or_(condition, c[column].is_(None))
             stmt = stmt.where(condition)
         if query.tags is not None:
-            stmt = stmt.where(self._tag_filter(c.tags, query.tags))
+            stmt = stmt.where(self.fields.tag_filter(("tags",), query.tags))
         if query.system_tags is not None:
-            stmt = stmt.where(self._tag_filter(c.system_tags, query.system_tags))
+            stmt = stmt.where(self.fields.tag_filter(("system_tags",), query.system_tags))
+        for condition in query.where:
+            stmt = stmt.where(self.fields.condition(condition))
+        if query.text is not None:
+            stmt = stmt.where(self.fields.text_search(query.text))
         return stmt
-
-    def _order(self, order_by: list[str]) -> list[ColumnElement[Any]]:
-        clauses = []
-        for field in order_by:
-            if not isinstance(field, str) or not field.strip("-"):
-                raise ValidationFailed(f"invalid order_by field: {field!r}")
-            descending = field.startswith("-")
-            name = field.lstrip("-")
-            if name in self.table.c and name not in ("doc", "tags", "system_tags"):
-                expr: ColumnElement[Any] = self.table.c[name]
-            else:
-                expr = self.table.c.doc[tuple(name.split("."))].as_string()
-            clauses.append(expr.desc() if descending else expr.asc())
-        return clauses
-
-    def _tag_filter(self, column: Any, tag_filter: TagFilter) -> ColumnElement[bool]:
-        groups = []
-        for group in tag_filter.groups:
-            terms = [self._tag_term(column, term) for term in group.terms]
-            if terms:
-                groups.append(and_(*terms) if group.mode == "all" else or_(*terms))
-        if not groups:
-            return true()
-        return and_(*groups) if tag_filter.mode == "all" else or_(*groups)
-
-    def _tag_term(self, column: Any, term: TagTerm) -> ColumnElement[bool]:
-        if term.tag is None:
-            condition = (
-                func.json_array_length(column) == 0 if self.db.is_sqlite else func.jsonb_array_length(column) == 0
-            )
-        else:
-            condition = self._has_tag(column, term.tag)
-        return not_(condition) if term.negated else condition
-
-    def _has_tag(self, column: Any, tag: str) -> ColumnElement[bool]:
-        # Dialects differ: PostgreSQL has JSONB containment (indexable); SQLite walks the array with json_each.
-        if self.db.is_sqlite:
-            each = func.json_each(column).table_valued("value")
-            return exists(select(literal(1)).select_from(each).where(each.c.value == tag))
-        return type_coerce(column, JSONB).contains([tag])

@@ -110,10 +110,9 @@ class SqlEventStore(EventStore):
                 out.append(row.doc)
         return out
 
-    def delete_task_events(self, task_id: str) -> None:
+    def delete_task_events(self, task_id: str) -> int:
         with self.db.transaction() as conn:
-            for table in _TABLES.values():
-                conn.execute(delete(table).where(table.c.task == task_id))
+            return sum(conn.execute(delete(t).where(t.c.task == task_id)).rowcount for t in _TABLES.values())
 
 
 def _insert_many(conn: Connection, table: Table, rows: list[Doc]) -> None:
