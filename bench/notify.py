@@ -53,8 +53,7 @@ class Handler(BaseHTTPRequestHandler):
         task = (body["data"].get("task") or {}).get("id")
         if body["type"] == "task.stopped" and task:
             with lock:  # one whole line at a time, whatever the threads
-                sys.stdout.write(f"{task} {time.time()}\n")
-                sys.stdout.flush()
+                print(task, time.time(), flush=True)
         self.send_response(204)
         self.end_headers()
 
