@@ -57,7 +57,7 @@ def connect_raw(url: str) -> Any:
     if url.startswith("sqlite:///"):
         conn = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA synchronous=FULL")  # the server's default durability (CLEARWAY_SQLITE_SYNCHRONOUS)
         return conn
     import psycopg
 

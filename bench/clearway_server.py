@@ -20,18 +20,19 @@ USER = "bench"
 class ClearwayServer(BenchServer):
     name = "clearway server"
 
-    def __init__(self, data_dir: Path, backend: Backend, database_url: str) -> None:
+    def __init__(self, data_dir: Path, backend: Backend, database_url: str, env: dict[str, str] | None = None) -> None:
         super().__init__(data_dir)
         self.backend = backend
         self.database_url = database_url
+        self.env = env or {}  # CLEARWAY_* settings of this server
         self.credentials: dict[str, str] = {}
         self.identity: Any = None  # clearway.domain.identity.Identity of USER, for seeding in process
 
     @classmethod
     @contextmanager
-    def running(cls, data_dir: Path, backend: Backend) -> Iterator[ClearwayServer]:
+    def running(cls, data_dir: Path, backend: Backend, **env: str) -> Iterator[ClearwayServer]:
         with backend.database(data_dir) as url:
-            server = cls(data_dir, backend, url)
+            server = cls(data_dir, backend, url, env)
             server.prepare()
             try:
                 server.start()
@@ -74,7 +75,12 @@ class ClearwayServer(BenchServer):
 
     def start(self) -> float:
         """Start the server; seconds from the process start to its first answered ``auth.login``."""
-        env = {**os.environ, "CLEARWAY_DATA_DIR": str(self.data_dir), "CLEARWAY_DATABASE_URL": self.database_url}
+        env = {
+            **os.environ,
+            "CLEARWAY_DATA_DIR": str(self.data_dir),
+            "CLEARWAY_DATABASE_URL": self.database_url,
+            **self.env,
+        }
         auth = (self.credentials["CLEARML_API_ACCESS_KEY"], self.credentials["CLEARML_API_SECRET_KEY"])
         return self.launch(
             [sys.executable, "-m", "clearway", "server", "--port", str(self.port)],

@@ -20,6 +20,10 @@ from clearway.clearml_api.router import ClearmlApi
 from clearway.clearml_api.services import ALL as CLEARML_SERVICES
 from clearway.files_api.routes import FileServer
 from clearway.notify import PREFIX as EVENTS_PREFIX
+from clearway.ops import metrics
+from clearway.ops.exposition import PATH as METRICS_PATH
+from clearway.ops.exposition import metrics_route
+from clearway.ops.telemetry import Telemetry
 from clearway.problems import problem
 from clearway.services import Services
 from clearway.settings import Settings
@@ -31,11 +35,17 @@ class OutdatedSchema(RuntimeError):
 
 
 def prepare_database(settings: Settings) -> None:
-    """Create the embedded database on first use; refuse any database whose schema is not current."""
+    """Create the schema in an empty database (the embedded one on first use, or an empty PostgreSQL database);
+    refuse any database whose schema is not current. Processes starting together take turns under a lock, so one
+    creates the schema and the others find it made."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     url = settings.resolved_database_url
-    if settings.database_url is None and migrations.current_revision(url) is None:
-        migrations.upgrade(url)
+    if migrations.current_revision(url) is None:
+        from clearway.store.sql.locks import exclusive
+
+        with exclusive(url, "schema"):
+            if migrations.current_revision(url) is None:
+                migrations.upgrade(url)
     if not migrations.is_current(url):
         raise OutdatedSchema(
             f"The database schema is not current (at {migrations.current_revision(url)}, "
@@ -48,7 +58,8 @@ async def health(_request: Request) -> JSONResponse:
 
 
 # The only paths that answer without credentials, besides ClearML endpoints declared public=True (auth.login).
-PUBLIC_PATHS = frozenset({"/health", ADMIN_PREFIX + OPENAPI_PATH})
+# /metrics has its own token or address list (clearway.ops.exposition).
+PUBLIC_PATHS = frozenset({"/health", ADMIN_PREFIX + OPENAPI_PATH, METRICS_PATH})
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
@@ -66,11 +77,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         finally:
             services.notifier.stop()
             services.watchdog.stop()
+            metrics.process_ended()
 
     admin = Mount(ADMIN_PREFIX, app=_BuiltOnFirstCall(lambda: _admin_api(services)))
     # Before the ClearML routes, whose /{version}/{name} would take /events/stream.
     events = Mount(EVENTS_PREFIX, app=_BuiltOnFirstCall(lambda: _events_api(services)))
-    routes = [Route("/health", health), admin, events, *files.routes(), *clearml.routes()]
+    routes = [Route("/health", health), metrics_route(services), admin, events, *files.routes(), *clearml.routes()]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.services = services
     app.add_middleware(
@@ -80,7 +92,25 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         is_public=lambda path: path in PUBLIC_PATHS or clearml.is_public(path),
         refusal=lambda path, exc: clearml.refusal(path, exc) if clearml.handles(path) else problem(exc),
     )
+    app.add_middleware(Telemetry, endpoint_of=_endpoint_labels(clearml, routes), access_log=settings.access_log)
     return app
+
+
+def _endpoint_labels(clearml: ClearmlApi, routes: list[BaseRoute]) -> Callable[[str], str]:
+    """A path's endpoint label for metrics: the ClearML endpoint's name, or the first segment of one of our own
+    routes (files, admin, health...); "other" for anything else, so the number of labels stays bounded."""
+    segments = {getattr(route, "path", "").strip("/").split("/")[0] for route in routes}
+    segments.discard("")
+    segments = {s for s in segments if not s.startswith("{")}
+
+    def label(path: str) -> str:
+        name = clearml.endpoint_name(path)
+        if name is not None:
+            return name
+        first = path.strip("/").split("/", 1)[0]
+        return first if first in segments else "other"
+
+    return label
 
 
 def _admin_api(services: Services) -> ASGIApp:

@@ -1,9 +1,10 @@
-"""The command line: ``clearway server | users | keys | env | db``."""
+"""The command line: ``clearway server | users | keys | env | db | backup | restore``."""
 
 from __future__ import annotations
 
 import shlex
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
@@ -71,13 +72,17 @@ def _user(services, name: str) -> dict:  # type: ignore[no-untyped-def]
 def server(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Worker processes sharing the port (default CLEARWAY_WORKERS, 1).")
+    ] = None,
 ) -> None:
     """Run the server: ClearML API and file server on one port."""
-    import uvicorn
-
-    from clearway.app import OutdatedSchema, create_app, prepare_database
+    from clearway.app import OutdatedSchema, prepare_database
+    from clearway.ops.logs import configure_logging
+    from clearway.ops.serve import serve
 
     settings = Settings()
+    configure_logging(settings)
     url = settings.resolved_database_url
     try:
         prepare_database(settings)
@@ -86,21 +91,13 @@ def server(
         raise typer.Exit(2) from exc
     host = host or settings.host
     port = port or settings.port
-    typer.echo(f"Clearway listening on http://{host}:{port} (ClearML API at /, files at /files)")
+    workers = workers or settings.workers
+    typer.echo(f"Clearway listening on http://{host}:{port} (ClearML API at /, files at /files), {workers} process(es)")
     typer.echo(f"Data: {settings.data_dir.resolve()}  Database: {_safe_url(url)}")
     typer.echo('Credentials: clearway users create NAME; eval "$(clearway env NAME --url http://HOST:PORT)"')
-    # proxy_headers off: X-Forwarded-For is read only from CLEARWAY_TRUSTED_PROXIES, by IdentityMiddleware.
-    app = create_app(settings)
-    # A few seconds for requests in flight at shutdown: live streams never end by themselves.
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level="warning",
-        access_log=False,
-        proxy_headers=False,
-        timeout_graceful_shutdown=5,
-    )
+    if not url.startswith("sqlite") and not settings.token_secret:
+        typer.echo("Warning: CLEARWAY_TOKEN_SECRET is not set: replicas must share it to accept each other's tokens")
+    serve(settings, host, port, workers)
 
 
 @users_app.command("create")
@@ -216,14 +213,46 @@ def env(
         typer.echo(f"export {key}={shlex.quote(value)}")
 
 
+@app.command()
+def backup(dest: Annotated[Path, typer.Argument(help="A new (or empty) directory to write the backup to.")]) -> None:
+    """Back up the database (a consistent snapshot, taken while the server runs), the local files and the token
+    signing secret into DEST."""
+    from clearway.ops.backup import Backup
+
+    manifest = _backup_step(lambda: Backup(Settings()).create(dest))
+    typer.echo(f"Backed up the {manifest['database']} database (schema {manifest['schema']}) to {dest}")
+
+
+@app.command()
+def restore(src: Annotated[Path, typer.Argument(help="A directory made by clearway backup.")]) -> None:
+    """Restore a backup into an empty database and data directory (those the settings name)."""
+    from clearway.ops.backup import Backup
+
+    manifest = _backup_step(lambda: Backup(Settings()).restore(src))
+    typer.echo(f"Restored the backup of {manifest['created']} (schema {manifest['schema']})")
+
+
+def _backup_step(action: Callable[[], T]) -> T:
+    """Run a backup or restore; why it cannot be done is printed, not thrown as a traceback."""
+    from clearway.ops.backup import BackupError
+
+    try:
+        return action()
+    except BackupError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply every pending migration."""
     from clearway.store import migrations
+    from clearway.store.sql.locks import exclusive
 
     settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    migrations.upgrade(settings.resolved_database_url)
+    with exclusive(settings.resolved_database_url, "schema"):
+        migrations.upgrade(settings.resolved_database_url)
     typer.echo(f"Schema at {migrations.current_revision(settings.resolved_database_url)}")
 
 

@@ -28,8 +28,9 @@ from clearway.domain.workers import Workers
 from clearway.notify.notifier import Notifier
 from clearway.notify.setup import build_notifier, configured_channels
 from clearway.settings import Settings
-from clearway.store.base import Stores
+from clearway.store.base import SlidingCounters, Stores
 from clearway.store.sql.database import Database
+from clearway.store.sql.locks import HeldLock
 from clearway.store.sql.stores import SqlStores
 
 
@@ -51,18 +52,20 @@ class Services:
     dispatch: Dispatch
     workers: Workers
     watchdog: Watchdog
+    sliding_counters: SlidingCounters
     task_outputs: TaskOutputs
     subscriptions: Subscriptions
     notifier: Notifier
 
     @classmethod
     def build(cls, settings: Settings, database: Database | None = None) -> Services:
-        db = database or Database(settings.resolved_database_url)
+        db = database or Database(settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous)
         stores = SqlStores(db)
         tasks = Tasks(stores)
         audit = Audit(stores.audit)
         queues = Queues(stores)
         workers = Workers(stores, settings.worker_timeout_sec)
+        counters = shared_counters(settings, stores)
         blobs = Blobs(stores, open_blob_store(settings), settings.max_upload_bytes)
         audit.listeners.append(SecurityAlerts(stores))
         auth = Authenticator(stores, settings, audit, Impersonation(stores, workers))
@@ -87,7 +90,9 @@ class Services:
                 worker_timeout_sec=settings.worker_timeout_sec,
                 task_timeout_sec=settings.task_timeout_sec,
                 retention_days=settings.stats_retention_days,
+                lock=HeldLock(db.url, "watchdog"),
             ),
+            sliding_counters=counters,
             task_outputs=TaskOutputs(stores, tasks, blobs),
             subscriptions=Subscriptions(
                 stores,
@@ -103,3 +108,12 @@ def _identity(auth: Authenticator, user_id: str) -> Identity | None:
     """A user's identity with its groups and shares, as its requests would carry it (None once it is gone)."""
     session = auth.sessions.for_user(user_id)
     return session.identity if session else None
+
+
+def shared_counters(settings: Settings, stores: Stores) -> SlidingCounters:
+    """The counters replicas share (login throttle, rate limits): Redis when configured, else the database."""
+    if settings.redis_url:
+        from clearway.store.redis_sliding_counters import RedisSlidingCounters
+
+        return RedisSlidingCounters(settings.redis_url)
+    return stores.sliding_counters

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -21,6 +21,23 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default: SQLite in the data dir.")
     host: str = "127.0.0.1"
     port: int = 8008
+    workers: int = Field(default=1, ge=1, description="Server processes sharing the port (clearway server --workers).")
+    keep_alive_sec: int = Field(
+        default=75,
+        gt=0,
+        description="How long an idle kept-alive connection stays open: longer than a load balancer's idle timeout, "
+        "and than agents' polling interval.",
+    )
+    log_format: Literal["text", "json"] = Field(default="text", description="Log lines as text or JSON objects.")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(default="info", description="Least log level.")
+    access_log: bool = Field(default=True, description="Log one line per request (method, path, status, time).")
+    metrics_token: str | None = Field(default=None, description="Bearer token that may read /metrics.")
+    metrics_allow: CommaList = Field(default=[], description="CIDRs that may read /metrics without the token.")
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = Field(
+        default="FULL",
+        description="SQLite's synchronous mode: FULL keeps acknowledged writes across an OS crash, NORMAL may lose "
+        "the last ones (never corrupting the database) and writes faster.",
+    )
     token_ttl_sec: int = Field(default=30 * 24 * 3600, description="Lifetime of tokens from auth.login.")
     max_request_bytes: int = Field(default=32 * 1024 * 1024, description="Largest API request body.")
     max_events_per_batch: int = Field(default=100_000, description="Most events in one events.add_batch.")
@@ -66,6 +83,11 @@ class Settings(BaseSettings):
         default=50, description="Failed logins from one client address, within the window, before refusing it."
     )
     login_failure_window_sec: float = Field(default=300.0, description="The window over which failures count.")
+    redis_url: str | None = Field(
+        default=None,
+        description="redis://HOST:PORT/DB: keep the counters replicas share (login throttle, rate limits) in Redis "
+        "instead of the database.",
+    )
     oidc_issuer: str | None = Field(
         default=None, description="OpenID Connect issuer URL (e.g. a Keycloak realm) whose access tokens we accept."
     )
@@ -119,7 +141,7 @@ class Settings(BaseSettings):
         default=15.0, gt=0, description="A queue whose tasks wait this long with no live worker is announced stalled."
     )
 
-    @field_validator("trusted_proxies", "oidc_admin_roles", mode="before")
+    @field_validator("trusted_proxies", "oidc_admin_roles", "metrics_allow", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):

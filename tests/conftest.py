@@ -12,6 +12,7 @@ from tests.support.response_schemas import check_recorded
 from tests.support.server import ServerProcess, running_server
 
 TEST_MAX_EVENTS = 2_000  # a small events.add_batch limit, so the over-limit test stays cheap
+METRICS_TOKEN = "metrics-token-of-the-test-server"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -45,6 +46,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         "CLEARWAY_MAX_EVENTS_PER_BATCH": str(TEST_MAX_EVENTS),
         # Every test calls from 127.0.0.1: the suite's deliberate failed logins must not throttle it.
         "CLEARWAY_LOGIN_MAX_FAILURES_PER_ADDRESS": "100000",
+        "CLEARWAY_METRICS_TOKEN": METRICS_TOKEN,
     }
     with running_server(data_dir, **env) as proc:
         yield proc

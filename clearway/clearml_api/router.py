@@ -43,6 +43,14 @@ class ClearmlApi:
         """Whether the path is a ``[/vX.Y]/service.action`` call, known or not."""
         return PATH.match(path) is not None
 
+    def endpoint_name(self, path: str) -> str | None:
+        """The name of a ``service.action`` path's endpoint; ``"unknown"`` for an unknown one; None for any other
+        path."""
+        match = PATH.match(path)
+        if match is None:
+            return None
+        return match["name"] if match["name"] in self.endpoints else "unknown"
+
     def is_public(self, path: str) -> bool:
         """Whether the path calls an endpoint declared ``public=True``."""
         match = PATH.match(path)

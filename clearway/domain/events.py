@@ -9,7 +9,9 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from clearway.domain.access import read_scope, write_scope
+import msgspec
+
+from clearway.domain.access import Scope, read_scope, write_scope
 from clearway.domain.identity import Identity
 from clearway.domain.task_status import LOCKED
 from clearway.errors import BatchTooLarge, InvalidTaskId, ValidationFailed
@@ -21,6 +23,62 @@ MONITOR_METRICS = frozenset({":monitor:machine", ":monitor:gpu"})
 _SINGLE_VALUE_ITER = -(2**31)
 _MISSING = object()
 _NUMBER = (int, float)  # a tuple: isinstance with it is faster than with int | float, and this runs per event
+_INF = math.inf
+# Rows in their tables' column order: (task, metric, variant, iter, value, timestamp) and
+# (task, timestamp, level, worker, msg).
+ScalarRow = tuple[str, str, str, int, Any, int]
+LogRow = tuple[str, int, str, str, str]
+
+
+class EventLine(msgspec.Struct):
+    """One scalar or console event as the SDK and the agent send them: decoded straight from the body, about five
+    times faster than a dict that is then checked field by field. A batch that does not fit (another event type,
+    a field of another type, a missing value) goes through :meth:`Events.add_batch` instead."""
+
+    task: str
+    type: str
+    timestamp: int | None = None
+    iter: int = 0
+    metric: str = ""
+    variant: str = ""
+    value: float | None = None
+    level: str = "info"
+    worker: str | None = None
+    msg: str = ""
+    allow_locked: bool = False
+
+
+_LINES = msgspec.json.Decoder(list[EventLine])
+
+
+def lines_as_array(body: bytes) -> tuple[bytes, int] | None:
+    """A json-lines body as one JSON array, to decode at once, and its number of lines; None for an empty body or
+    one that already is a JSON list. The decoder must then give one value per line (else a value spread over lines,
+    or blank lines, fooled the join: parse line by line instead)."""
+    lines = body.strip()
+    if not lines or lines.startswith(b"["):
+        return None
+    return b"[" + lines.replace(b"\n", b",") + b"]", lines.count(b"\n") + 1
+
+
+def decode_lines(body: bytes) -> list[EventLine] | None:
+    """A json-lines body of valid scalar and console events only, decoded at once; None when it is anything else
+    (the caller then parses it generally, with per-event errors)."""
+    joined = lines_as_array(body)
+    if joined is None:
+        return None
+    try:
+        events = _LINES.decode(joined[0])
+    except msgspec.DecodeError:
+        return None
+    if len(events) != joined[1]:
+        return None
+    for event in events:
+        if not event.task or (event.type != SCALAR and (event.type != LOG)) or (
+            event.type == SCALAR and event.value is None
+        ):
+            return None
+    return events
 
 
 class Events:
@@ -28,37 +86,89 @@ class Events:
         self.stores = stores
         self.max_per_batch = max_per_batch
 
+    def add_lines(self, identity: Identity, lines: list[EventLine]) -> dict[str, Any]:
+        """``events.add_batch`` of scalar and console events decoded by :func:`decode_lines`."""
+        self._check_size(len(lines))
+        scope = write_scope(identity)
+        tasks = self.stores.tasks.get_many(scope, {line.task for line in lines})
+        errors: dict[str, int] = defaultdict(int)
+        if len(tasks) < len({line.task for line in lines}) or any(
+            doc.get("status") in LOCKED for doc in tasks.values()
+        ):
+            lines = [line for line in lines if _accepts(tasks.get(line.task), line.allow_locked, errors, line.task)]
+        now_ms = int(time.time() * 1000)
+        scalars = [
+            (
+                line.task,
+                line.metric[:255],
+                line.variant[:255],
+                line.iter,
+                line.value if -_INF < line.value < _INF else 0.0,  # type: ignore[operator]
+                now_ms if line.timestamp is None else line.timestamp,
+            )
+            for line in lines
+            if line.type == SCALAR
+        ]
+        logs = [
+            (
+                line.task,
+                now_ms if line.timestamp is None else line.timestamp,
+                (line.level or "info")[:32],
+                (line.worker or "")[:255],
+                line.msg,
+            )
+            for line in lines
+            if line.type == LOG
+        ]
+        by_task: dict[str, list[ScalarRow]] = defaultdict(list)
+        for row in scalars:
+            by_task[row[0]].append(row)
+        return self._commit(scope, scalars, logs, [], by_task, errors)
+
     def add_batch(self, identity: Identity, events: list[Any]) -> dict[str, Any]:
-        if len(events) > self.max_per_batch:
-            raise BatchTooLarge(f"{len(events)} events in one batch; the limit is {self.max_per_batch}")
-        scalars: list[Doc] = []
-        logs: list[Doc] = []
+        self._check_size(len(events))
+        scalars: list[ScalarRow] = []
+        logs: list[LogRow] = []
         others: list[Doc] = []
         errors: dict[str, int] = defaultdict(int)
-        tasks: dict[str, Doc | None] = {}
-        accepted: dict[str, list[Doc]] = defaultdict(list)
+        accepted: dict[str, list[ScalarRow]] = defaultdict(list)
         scope = write_scope(identity)
-        by_kind = {"scalar": scalars, "log": logs, "other": others}
+        shaped = []
         now_ms = int(time.time() * 1000)
         for event in events:
             try:
-                row, kind = _shape(event, now_ms)
+                shaped.append((_shape(event, now_ms), event))
             except ValidationFailed as exc:
                 errors[exc.message] += 1
+        tasks = self.stores.tasks.get_many(scope, {_task_of(kind, row) for (kind, row), _ in shaped})
+        for (kind, row), event in shaped:
+            task_id = _task_of(kind, row)
+            if not _accepts(tasks.get(task_id), bool(event.get("allow_locked")), errors, task_id):
                 continue
-            task_id = row["task"]
-            if task_id not in tasks:
-                tasks[task_id] = self.stores.tasks.get(scope, task_id)
-            task = tasks[task_id]
-            if task is None:
-                errors[f"invalid task id {task_id}"] += 1
-                continue
-            if task.get("status") in LOCKED and not event.get("allow_locked"):
-                errors["task is published; events are not accepted"] += 1
-                continue
-            by_kind[kind].append(row)
-            if kind != "log":
+            if kind == "scalar":
+                scalars.append(row)
                 accepted[task_id].append(row)
+            elif kind == "log":
+                logs.append(row)
+            else:
+                others.append(row[0])
+                accepted[task_id].append(row[1])
+        return self._commit(scope, scalars, logs, others, accepted, errors)
+
+    def _check_size(self, count: int) -> None:
+        if count > self.max_per_batch:
+            raise BatchTooLarge(f"{count} events in one batch; the limit is {self.max_per_batch}")
+
+    def _commit(
+        self,
+        scope: Scope,
+        scalars: list[ScalarRow],
+        logs: list[LogRow],
+        others: list[Doc],
+        accepted: dict[str, list[ScalarRow]],
+        errors: dict[str, int],
+    ) -> dict[str, Any]:
+        """Store the rows and fold each task's metrics, in one transaction."""
         with self.stores.transaction():
             self.stores.events.add(scalars, logs, others)
             for task_id, rows in accepted.items():
@@ -125,20 +235,13 @@ class Events:
             rows = self.stores.events.log_page(task_id, before=position, after=None, limit=batch_size, descending=True)
         else:
             rows = self.stores.events.log_page(task_id, before=None, after=position, limit=batch_size, descending=False)
-        next_scroll = _format_position(rows[-1]) if rows else scroll_id
+        next_scroll = f"{rows[-1][1]}:{rows[-1][0]}" if rows else scroll_id
         natural = "desc" if navigate_earlier else "asc"
         if (order or natural) != natural:
             rows.reverse()
         events = [
-            {
-                "type": LOG,
-                "task": task_id,
-                "timestamp": r["timestamp"],
-                "level": r["level"],
-                "worker": r["worker"],
-                "msg": r["msg"],
-            }
-            for r in rows
+            {"type": LOG, "task": task_id, "timestamp": timestamp, "level": level, "worker": worker, "msg": msg}
+            for _id, timestamp, level, worker, msg in rows
         ]
         total = self.stores.events.count(task_id, "log")
         return {"events": events, "returned": len(events), "total": total, "scroll_id": next_scroll}
@@ -214,8 +317,24 @@ def _by_iteration(events: list[Doc]) -> list[Doc]:
     return [{"iter": it, "events": evs} for it, evs in sorted(iterations.items(), reverse=True)]
 
 
-def _shape(event: Any, now_ms: int) -> tuple[Doc, str]:
-    """Validate one event line and shape it as a row of its table (``now_ms``: the timestamp of one without)."""
+def _task_of(kind: str, row: Any) -> str:
+    return row[1][0] if kind == "other" else row[0]
+
+
+def _accepts(task: Doc | None, allow_locked: bool, errors: dict[str, int], task_id: str) -> bool:
+    """Whether an event may be added to this task (None: unknown or out of reach); counts the error if not."""
+    if task is None:
+        errors[f"invalid task id {task_id}"] += 1
+        return False
+    if task.get("status") in LOCKED and not allow_locked:
+        errors["task is published; events are not accepted"] += 1
+        return False
+    return True
+
+
+def _shape(event: Any, now_ms: int) -> tuple[str, Any]:
+    """Validate one event and shape it as a row of its table (``now_ms``: the timestamp of one without): the kind
+    and a :data:`ScalarRow`, a :data:`LogRow`, or for any other type the document and its metric row."""
     if not isinstance(event, dict):
         raise ValidationFailed("event is not an object")
     task = event.get("task")
@@ -227,13 +346,8 @@ def _shape(event: Any, now_ms: int) -> tuple[Doc, str]:
     timestamp = _int(event.get("timestamp"), default=now_ms)
     if event_type == LOG:
         msg = event.get("msg", "")
-        return {
-            "task": task,
-            "timestamp": timestamp,
-            "level": _text(event.get("level") or "info", 32),
-            "worker": _text(event.get("worker"), 255),
-            "msg": msg if isinstance(msg, str) else json.dumps(msg),
-        }, "log"
+        text = msg if isinstance(msg, str) else json.dumps(msg)
+        return "log", (task, timestamp, _text(event.get("level") or "info", 32), _text(event.get("worker"), 255), text)
     metric = _text(event.get("metric"), 255)
     variant = _text(event.get("variant"), 255)
     iteration = _int(event.get("iter"), default=0)
@@ -245,17 +359,10 @@ def _shape(event: Any, now_ms: int) -> tuple[Doc, str]:
             value = float(value)
         if not math.isfinite(value):
             value = 0.0
-        return {
-            "task": task,
-            "metric": metric,
-            "variant": variant,
-            "iter": iteration,
-            "value": value,
-            "timestamp": timestamp,
-        }, "scalar"
+        return "scalar", (task, metric, variant, iteration, value, timestamp)
     doc = {k: v for k, v in event.items() if k not in ("method", "allow_locked")}
     doc.update(timestamp=timestamp, iter=iteration, metric=metric, variant=variant)
-    return {
+    row = {
         "task": task,
         "type": event_type[:64],
         "metric": metric,
@@ -263,7 +370,8 @@ def _shape(event: Any, now_ms: int) -> tuple[Doc, str]:
         "iter": iteration,
         "timestamp": timestamp,
         "doc": doc,
-    }, "other"
+    }
+    return "other", (row, (task, metric, variant, iteration, None, timestamp))
 
 
 def _int(value: Any, default: int) -> int:
@@ -287,27 +395,28 @@ def _md5(text: str) -> str:
     return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
 
 
-def _fold_metrics(doc: Doc, rows: list[Doc]) -> Doc:
-    """``last_iteration`` (ignoring machine monitoring) and ``last_metrics`` after these events."""
+def _fold_metrics(doc: Doc, rows: list[ScalarRow]) -> Doc:
+    """``last_iteration`` (ignoring machine monitoring) and ``last_metrics`` after these events' rows (a value of
+    None: an event without one, e.g. a plot, which counts only for the iteration)."""
     last_iteration = doc.get("last_iteration") or 0
     last_metrics = {k: dict(v) for k, v in (doc.get("last_metrics") or {}).items()}
-    series: dict[tuple[str, str], list[Doc]] = defaultdict(list)
+    series: dict[tuple[str, str], list[ScalarRow]] = defaultdict(list)
     for row in rows:
-        if row["metric"] not in MONITOR_METRICS and row["iter"] != _SINGLE_VALUE_ITER:
-            last_iteration = max(last_iteration, row["iter"])
-        if "value" in row:
-            series[(row["metric"], row["variant"])].append(row)
+        _task, metric, variant, iteration, value, _ts = row
+        if iteration > last_iteration and iteration != _SINGLE_VALUE_ITER and metric not in MONITOR_METRICS:
+            last_iteration = iteration
+        if value is not None:
+            series[(metric, variant)].append(row)
     # Series by series (in order of first appearance), so the hashes and the entry are made once per series.
     for (metric, variant), points in series.items():
         variants = last_metrics.setdefault(_md5(metric), {})
         key = _md5(variant)
         entry = dict(variants.get(key) or {"metric": metric, "variant": variant, "count": 0})
         last, low, high = (entry.get(k, _MISSING) for k in ("iter", "min_value", "max_value"))
-        for row in points:
-            value, iteration = row["value"], row["iter"]
+        for _task, _metric, _variant, iteration, value, timestamp in points:
             if last is _MISSING or iteration >= last:
                 last = iteration
-                entry.update(value=value, iter=iteration, timestamp=row["timestamp"])
+                entry.update(value=value, iter=iteration, timestamp=timestamp)
             if low is _MISSING or value < low:
                 low = value
                 entry.update(min_value=value, min_value_iteration=iteration)
@@ -337,6 +446,3 @@ def _parse_position(scroll_id: str | None) -> tuple[int, int] | None:
         raise ValidationFailed(f"invalid scroll_id {scroll_id!r}")
     return int(ts), int(row_id)
 
-
-def _format_position(row: Doc) -> str:
-    return f"{row['timestamp']}:{row['id']}"

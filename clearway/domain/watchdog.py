@@ -1,8 +1,10 @@
 """The watchdog: dead workers and tasks nobody runs any more are detected and marked, never left "running".
 
 :meth:`Watchdog.sweep` does one pass (tests call it directly, with their own clock); :meth:`Watchdog.start` runs it
-on an interval in a background thread of the server. Every change re-checks its condition inside the transaction
-that makes it, so replicas sweeping at the same time do no harm.
+on an interval in a background thread of the server, in one process at a time: every process (replica or worker)
+runs the thread, but only the one holding the shared ``watchdog`` lock sweeps, and another takes the lock within one
+interval when that process dies. Every change also re-checks its condition inside the transaction that makes it, so
+even two sweeps at once would do no harm.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from clearway.domain import notifications
 from clearway.domain.access import system_scope
@@ -30,6 +33,15 @@ class SweepReport:
     failed_tasks: dict[str, str] = field(default_factory=dict)  # task id -> reason
 
 
+class SingleRunner(Protocol):
+    """A lock held by one process among all that share the database (``store.sql.locks.HeldLock``)."""
+
+    def hold(self) -> bool:
+        """Whether this process holds it now (taking it if it is free)."""
+
+    def release(self) -> None: ...
+
+
 class Watchdog:
     def __init__(
         self,
@@ -39,8 +51,10 @@ class Watchdog:
         task_timeout_sec: int,
         retention_days: int,
         clock: Callable[[], datetime] = utcnow,
+        lock: SingleRunner | None = None,
     ) -> None:
         self.stores = stores
+        self.lock = lock
         self.worker_timeout_sec = worker_timeout_sec
         self.task_timeout_sec = task_timeout_sec
         self.retention_days = retention_days
@@ -50,7 +64,7 @@ class Watchdog:
 
     def sweep(self) -> SweepReport:
         """One pass: expired workers go (their running task fails), running tasks silent for the task timeout
-        fail, tasks an agent took but never started fail, and old statistics are pruned."""
+        fail, tasks an agent took but never started fail, and old statistics and counters are pruned."""
         now = self.clock()
         report = SweepReport()
         self._expire_workers(now, report)
@@ -64,6 +78,7 @@ class Watchdog:
         kept_since = now - timedelta(days=self.retention_days)
         self.stores.workers.prune_stats(kept_since)
         self.stores.queue_entries.prune_metrics(kept_since)
+        self.stores.sliding_counters.prune(now.timestamp())
         return report
 
     def start(self, interval_sec: float) -> None:
@@ -79,10 +94,17 @@ class Watchdog:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+        if self.lock is not None:
+            self.lock.release()
 
     def _run(self, interval_sec: float) -> None:
+        leading = False
         while not self._stop.wait(interval_sec):
             try:
+                if self.lock is not None and leading != (leading := self.lock.hold()):
+                    log.info("this process %s the watchdog", "now runs" if leading else "no longer runs")
+                if self.lock is not None and not leading:
+                    continue  # another process sweeps
                 report = self.sweep()
             except Exception:  # noqa: BLE001 - a failed pass must not end the watchdog
                 log.exception("watchdog sweep failed")

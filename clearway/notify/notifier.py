@@ -55,6 +55,7 @@ class Notifier:
         database_url: str | None,
         single_process: bool,
     ) -> None:
+        self.sqlite = database_url is None  # (the PostgreSQL URL to LISTEN on; None on SQLite)
         self.stores = stores
         self.router = router
         self.channels = channels
@@ -62,7 +63,7 @@ class Notifier:
         self.lease_sec = lease_sec
         self.retention = retention
         self.queue_alerts = queue_alerts
-        self.single_process = single_process  # SQLite: no other process delivers, leases at start are stale
+        self.single_process = single_process  # no other process delivers: leases found at start are stale
         self.added = Signal()  # events were added to the outbox
         self.sequenced = Signal()  # events were sequenced: the live streams read on, deliveries may be due
         self.finished = Signal()  # a delivery finished: room for another
@@ -128,7 +129,7 @@ class Notifier:
     # 1. routing
     def route_once(self) -> int:
         """Sequence and route one batch of new events; how many there were."""
-        if self.single_process:
+        if self.sqlite:
             # SQLite: one writer for the whole process. Route first, outside the write lock (only this process
             # sequences, and one batch at a time), then write briefly.
             with self._route_lock:
@@ -136,9 +137,9 @@ class Notifier:
                 if not events:
                     return 0
                 rows = self.router.deliveries(events, utcnow())
-                with self.stores.transaction():
-                    self.stores.outbox.sequence(BATCH, [event.row for event in events])
-                    self.stores.subscriptions.add_deliveries(rows)
+                with self.stores.transaction():  # (another process of `--workers N` may have taken some meanwhile)
+                    taken = {event.row for event in self.stores.outbox.sequence(BATCH, [e.row for e in events])}
+                    self.stores.subscriptions.add_deliveries([row for row in rows if row["event"] in taken])
             return len(events)
         with self.stores.transaction():  # PostgreSQL: claimed (SKIP LOCKED) and routed in one transaction
             events = self.stores.outbox.sequence(BATCH)

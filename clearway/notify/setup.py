@@ -53,5 +53,5 @@ def build_notifier(settings: Settings, stores: Stores, identity_of: IdentityOf) 
         retention=timedelta(days=settings.notify_retention_days),
         queue_alerts=QueueAlerts(stores, settings.queue_stall_minutes * 60),
         database_url=None if url.startswith("sqlite") else url,
-        single_process=url.startswith("sqlite"),
+        single_process=url.startswith("sqlite") and settings.workers <= 1,
     )

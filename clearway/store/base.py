@@ -29,6 +29,10 @@ class DocumentStore(ABC):
         """The document, or None when it does not exist or is outside the scope."""
 
     @abstractmethod
+    def get_many(self, scope: Scope, doc_ids: Iterable[str]) -> dict[str, Doc]:
+        """The documents of these ids that exist in the scope, by id, in a few statements whatever their number."""
+
+    @abstractmethod
     def query(self, scope: Scope, query: ListQuery) -> list[Doc]:
         """Documents matching the query, ordered and paged."""
 
@@ -115,8 +119,9 @@ class EventStore(ABC):
     """Events of tasks: scalars, console lines, plots, debug images. Callers check access to the task."""
 
     @abstractmethod
-    def add(self, scalars: list[Doc], logs: list[Doc], others: list[Doc]) -> None:
-        """Insert rows already shaped for each kind (see the SQL implementation for the keys)."""
+    def add(self, scalars: list[tuple[Any, ...]], logs: list[tuple[Any, ...]], others: list[Doc]) -> None:
+        """Insert rows already shaped for each kind: scalars as (task, metric, variant, iter, value, timestamp),
+        console lines as (task, timestamp, level, worker, msg), others as dicts of their table's columns."""
 
     @abstractmethod
     def scalars(self, task_id: str) -> Iterator[ScalarPoint]:
@@ -137,8 +142,9 @@ class EventStore(ABC):
         after: tuple[int, int] | None,
         limit: int,
         descending: bool,
-    ) -> list[Doc]:
-        """Console lines ordered by (timestamp, id), strictly before or after a position."""
+    ) -> list[tuple[int, int, str, str, str]]:
+        """Console lines as (id, timestamp, level, worker, msg), ordered by (timestamp, id), strictly before or after
+        a position."""
 
     @abstractmethod
     def other_page(
@@ -284,8 +290,25 @@ class WorkerStore(ABC):
     def prune_stats(self, before: datetime) -> int: ...
 
 
+@dataclass(frozen=True)
+class QueueBacklog:
+    org: str  # organisation name
+    queue: str  # queue name
+    length: int
+    oldest_wait_sec: float  # 0 when empty
+
+
 class SweepStore(ABC):
-    """Reads across every organisation, for the server's own maintenance (the watchdog); never for a request."""
+    """Reads across every organisation, for the server's own maintenance (the watchdog) and its metrics; never for a
+    request."""
+
+    @abstractmethod
+    def queue_backlog(self) -> list[QueueBacklog]:
+        """Every queue's waiting tasks."""
+
+    @abstractmethod
+    def live_workers(self) -> int:
+        """Workers that have not expired."""
 
     @abstractmethod
     def stale_tasks(self, status: str, before: datetime, limit: int) -> list[tuple[str, str]]:
@@ -299,6 +322,28 @@ class SweepStore(ABC):
     @abstractmethod
     def waiting_queues(self, before: datetime, limit: int) -> list[tuple[str, str, int, datetime]]:
         """``(org_id, queue_id, waiting, oldest)`` of queues whose oldest entry was added before ``before``."""
+
+
+class SlidingCounters(ABC):
+    """Events counted per key over a sliding window (failed logins, rate-limited calls), shared by every process
+    and replica: in the database, or in Redis when one is configured. Times are seconds since the epoch."""
+
+    @abstractmethod
+    def add(self, key: str, now: float, window_sec: float) -> int:
+        """Count one event of ``key`` at ``now``; the number of its events in the window ending now, this one
+        included."""
+
+    @abstractmethod
+    def count(self, key: str, now: float, window_sec: float) -> int:
+        """The number of events of ``key`` in the window ending at ``now``."""
+
+    @abstractmethod
+    def clear(self, key: str) -> None:
+        """Forget every event of ``key``."""
+
+    def prune(self, now: float) -> int:
+        """Drop events whose window has passed (for stores that do not expire them themselves)."""
+        return 0
 
 
 @dataclass(frozen=True)
@@ -549,6 +594,7 @@ class Stores(ABC):
     queue_entries: QueueEntryStore
     workers: WorkerStore
     sweep: SweepStore
+    sliding_counters: SlidingCounters
     models: DocumentStore
     blobs: BlobRecordStore
     sharing: SharingStore

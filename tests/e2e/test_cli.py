@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from clearway.store import migrations
+from tests.support.databases import fresh_database
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.e2e
@@ -42,14 +44,17 @@ def test_unknown_role_and_duplicate_user_are_refused(server: ServerProcess):
     assert server.cli("users", "create", "twice", check=False).returncode != 0
 
 
-def test_server_refuses_a_database_whose_schema_is_not_current(tmp_path: Path):
-    env_server = ServerProcess(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'empty.db'}")
-    result = subprocess.run(
-        [sys.executable, "-m", "clearway", "server", "--port", str(env_server.port)],
-        env=env_server.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+def test_server_refuses_a_database_whose_schema_is_older(tmp_path: Path):
+    """An empty database gets its schema at start; one at an older revision is refused, never upgraded silently."""
+    with fresh_database(tmp_path) as url:
+        migrations.upgrade(url, "0001")
+        env_server = ServerProcess(data_dir=tmp_path, database_url=url)
+        result = subprocess.run(
+            [sys.executable, "-m", "clearway", "server", "--port", str(env_server.port)],
+            env=env_server.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert result.returncode == 2
-    assert "clearway db upgrade" in result.stderr
+    assert "Run: clearway db upgrade" in result.stderr

@@ -188,6 +188,8 @@ _hook = {"channel": "webhook", "url": "https://93.184.215.14/walk", "kinds": ["t
 _share = "/admin/api/projects/{project_id}/shares/{grantee_type}/{grantee_id}"
 HTTP: dict[tuple[str, str], HttpCase] = {
     ("GET", "/health"): (lambda w: "/health", lambda w: None, "read"),
+    # For operators only (the metrics token or address list), never for a user's token: walked like a write.
+    ("GET", "/metrics"): (lambda w: "/metrics", lambda w: None, "write"),
     ("GET", "/admin/api/openapi.json"): (lambda w: "/admin/api/openapi.json", lambda w: None, "read"),
     ("GET", "/admin/api/users"): (lambda w: "/admin/api/users", lambda w: None, "read"),
     ("POST", "/admin/api/users"): (

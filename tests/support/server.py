@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import psutil
 
 from tests.support.databases import fresh_database
 
@@ -45,13 +46,20 @@ class ServerProcess:
             **self.extra_env,
         }
 
-    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def cli(self, *args: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "clearway", *args], env=self.env, capture_output=True, text=True, check=check
+            [sys.executable, "-m", "clearway", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=check,
+            input=input,
         )
 
-    def start(self, timeout: float = 30) -> None:
-        self.cli("db", "upgrade")
+    def start(self, timeout: float = 30, *, upgrade: bool = True) -> None:
+        """Start and wait for /health; ``upgrade`` False leaves an empty database for the server to set up."""
+        if upgrade:
+            self.cli("db", "upgrade")
         log = open(self.data_dir / "server.log", "ab")  # noqa: SIM115 - kept open for the process
         self.process = subprocess.Popen(
             [sys.executable, "-m", "clearway", "server", "--port", str(self.port)],
@@ -70,6 +78,13 @@ class ServerProcess:
                 pass
             time.sleep(0.1)
         raise RuntimeError("server did not answer /health in time")
+
+    def kill(self) -> None:
+        """SIGKILL the server (and its worker processes), as a machine that loses power."""
+        assert self.process is not None
+        for proc in [*psutil.Process(self.process.pid).children(recursive=True), psutil.Process(self.process.pid)]:
+            proc.kill()
+        self.process.wait(10)
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

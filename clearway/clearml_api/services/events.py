@@ -9,7 +9,9 @@ import orjson
 
 from clearway.clearml_api.context import Call
 from clearway.clearml_api.registry import Request, Service
+from clearway.domain.events import decode_lines, lines_as_array
 from clearway.errors import MalformedJSON, ValidationFailed
+from clearway.ops import metrics
 
 service = Service("events")
 
@@ -66,12 +68,18 @@ def _order(value: str | None) -> str | None:
 
 @service.endpoint("add_batch", raw_body=True)
 def add_batch(call: Call, _req: None) -> dict[str, Any]:
-    return call.services.events.add_batch(call.me, _parse_lines(call.body))
+    lines = decode_lines(call.body)
+    if lines is not None:
+        result = call.services.events.add_lines(call.me, lines)
+    else:
+        result = call.services.events.add_batch(call.me, _parse_lines(call.body))
+    metrics.EVENTS_INGESTED.inc(result["added"])
+    return result
 
 
 @service.endpoint("add", raw_body=True)
 def add(call: Call, _req: None) -> dict[str, Any]:
-    return call.services.events.add_batch(call.me, _parse_lines(call.body))
+    return add_batch(call, _req)
 
 
 def _parse_lines(body: bytes) -> list[Any]:
@@ -95,14 +103,14 @@ def _lines_at_once(body: bytes) -> list[Any] | None:
     None when that does not give exactly one value per line (blank lines, a value spread over lines, a NaN, bad
     UTF-8...): the caller then parses line by line, with json's semantics and its error messages.
     """
-    lines = body.strip()
-    if not lines or lines.startswith(b"["):
+    joined = lines_as_array(body)
+    if joined is None:
         return None
     try:
-        events = orjson.loads(b"[" + lines.replace(b"\n", b",") + b"]")
+        events = orjson.loads(joined[0])
     except orjson.JSONDecodeError:
         return None
-    return events if len(events) == lines.count(b"\n") + 1 else None
+    return events if len(events) == joined[1] else None
 
 
 @service.endpoint("get_task_log", TaskLogRequest)

@@ -10,7 +10,8 @@ from clearway.clearml_api.context import Call
 from clearway.clearml_api.queries import FilterRules, GetAllRequest
 from clearway.clearml_api.registry import Request, Service
 from clearway.domain.queues import BACK, FRONT
-from clearway.timeutil import iso
+from clearway.ops import metrics
+from clearway.timeutil import iso, utcnow
 
 service = Service("queues")
 
@@ -143,6 +144,8 @@ def get_next_task(call: Call, req: NextTaskRequest) -> dict[str, Any]:
     if taken is None:
         return {}
     entry, task = taken
+    metrics.DISPATCHES.inc()
+    metrics.QUEUE_WAIT.observe(max(0.0, (utcnow() - entry.added).total_seconds()))
     out: dict[str, Any] = {"entry": {"task": entry.task, "added": iso(entry.added)}}
     if req.get_task_info:
         out["task_info"] = {"user": task.get("user"), "company": task.get("company")}

@@ -21,11 +21,11 @@ _AFTER_COMMIT = "clearway_after_commit"
 
 
 class Database:
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, sqlite_synchronous: str = "FULL") -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
-            self.engine = _sqlite_engine(url, echo)
+            self.engine = _sqlite_engine(url, echo, sqlite_synchronous)
         else:
             self.engine = create_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
         self._write_lock = threading.RLock()
@@ -94,7 +94,12 @@ class Database:
         self.engine.dispose()
 
 
-def _sqlite_engine(url: str, echo: bool) -> Engine:
+def _sqlite_engine(url: str, echo: bool, synchronous: str) -> Engine:
+    """WAL (readers never wait for the writer) and ``synchronous`` FULL by default: each commit is on disk before
+    it is acknowledged, so it survives an OS crash or a power cut too; NORMAL skips that fsync and may lose the last
+    commits then (a crash of the server process alone loses nothing either way)."""
+    if synchronous not in ("FULL", "NORMAL"):
+        raise ValueError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
     # LIFO: reuse the connection used last, whose page cache is warm (each SQLite connection has its own cache,
     # and a write by another connection empties it): about 15% more events per second through add_batch.
     engine = create_engine(url, echo=echo, pool_use_lifo=True, connect_args={"check_same_thread": False, "timeout": 30})
@@ -104,7 +109,7 @@ def _sqlite_engine(url: str, echo: bool) -> Engine:
         dbapi_conn.isolation_level = None  # BEGIN is issued explicitly (see Database.transaction/read)
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute(f"PRAGMA synchronous={synchronous}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import (
@@ -28,6 +28,7 @@ from clearway.store.sql.schema import projects
 from clearway.timeutil import parse_iso
 
 Extractor = Callable[[Doc], Any]
+_IDS_PER_STATEMENT = 5000  # well under SQLite's 32,766 bound parameters
 Condition = Callable[[], ColumnElement[bool]]
 
 
@@ -69,6 +70,16 @@ class SqlDocumentStore(DocumentStore):
             stmt = stmt.with_for_update()
         with self.db.read() as conn:
             return conn.execute(stmt).scalar_one_or_none()
+
+    def get_many(self, scope: Scope, doc_ids: Iterable[str]) -> dict[str, Doc]:
+        wanted = sorted(set(doc_ids))
+        found: dict[str, Doc] = {}
+        with self.db.read() as conn:
+            for start in range(0, len(wanted), _IDS_PER_STATEMENT):
+                chunk = wanted[start : start + _IDS_PER_STATEMENT]
+                stmt = select(self.table.c.id, self.table.c.doc).where(self.table.c.id.in_(chunk), *self._scope(scope))
+                found.update((row.id, row.doc) for row in conn.execute(stmt))
+        return found
 
     def query(self, scope: Scope, query: ListQuery) -> list[Doc]:
         stmt = self._filtered(select(self.table.c.doc), scope, query)

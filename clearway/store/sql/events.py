@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from operator import itemgetter
+from typing import Any
 
-from sqlalchemy import Connection, Table, and_, delete, func, insert, or_, select
+from sqlalchemy import Connection, Table, delete, func, insert, select, tuple_
 
 from clearway.store.base import Doc, EventStore, ScalarPoint
 from clearway.store.sql.database import Database
@@ -18,7 +18,7 @@ class SqlEventStore(EventStore):
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def add(self, scalars: list[Doc], logs: list[Doc], others: list[Doc]) -> None:
+    def add(self, scalars: list[tuple[Any, ...]], logs: list[tuple[Any, ...]], others: list[Doc]) -> None:
         with self.db.transaction() as conn:
             for table, rows in ((scalar_events, scalars), (log_events, logs)):
                 if rows:
@@ -61,17 +61,19 @@ class SqlEventStore(EventStore):
         after: tuple[int, int] | None,
         limit: int,
         descending: bool,
-    ) -> list[Doc]:
+    ) -> list[tuple[int, int, str, str, str]]:
         c = log_events.c
         stmt = select(c.id, c.timestamp, c.level, c.worker, c.msg).where(c.task == task_id)
+        # Row values, not "ts < ? OR (ts = ? AND id < ?)": both databases then seek in the (task, timestamp, id)
+        # index to the position, instead of reading every line of the task before it on every page.
         if before is not None:
-            stmt = stmt.where(or_(c.timestamp < before[0], and_(c.timestamp == before[0], c.id < before[1])))
+            stmt = stmt.where(tuple_(c.timestamp, c.id) < tuple_(*before))
         if after is not None:
-            stmt = stmt.where(or_(c.timestamp > after[0], and_(c.timestamp == after[0], c.id > after[1])))
+            stmt = stmt.where(tuple_(c.timestamp, c.id) > tuple_(*after))
         order = (c.timestamp.desc(), c.id.desc()) if descending else (c.timestamp, c.id)
         stmt = stmt.order_by(*order).limit(limit)
         with self.db.read() as conn:
-            return [dict(row) for row in conn.execute(stmt).mappings()]
+            return [tuple(row) for row in conn.execute(stmt)]  # type: ignore[misc]
 
     def other_page(
         self,
@@ -115,11 +117,10 @@ class SqlEventStore(EventStore):
             return sum(conn.execute(delete(t).where(t.c.task == task_id)).rowcount for t in _TABLES.values())
 
 
-def _insert_many(conn: Connection, table: Table, rows: list[Doc]) -> None:
-    """The driver's own bulk path: scalars and console lines are most of the volume, and SQLAlchemy's per-row
-    parameter processing would cost as much as the insert itself."""
+def _insert_many(conn: Connection, table: Table, values: list[tuple[Any, ...]]) -> None:
+    """The driver's own bulk path for rows in the table's column order (without ``id``): scalars and console lines
+    are most of the volume, and SQLAlchemy's per-row parameter processing would cost as much as the insert itself."""
     columns = [c.name for c in table.columns if c.name != "id"]
-    values = list(map(itemgetter(*columns), rows))
     quote = conn.dialect.identifier_preparer.quote
     target = f"{quote(table.name)} ({', '.join(quote(c) for c in columns)})"
     if conn.dialect.name == "postgresql":

@@ -391,3 +391,16 @@ notify_conditions = Table(
     Column("key", String(300), primary_key=True),
     Column("since", Timestamp, nullable=False),
 )
+
+# Counted events (failed logins, rate-limited calls) shared by every replica: one row per event, kept until
+# ``expires`` (its window's end), so a count over a sliding window is a range scan of one key.
+rate_events = Table(
+    "rate_events",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("key", String(300), nullable=False),
+    Column("at", Float, nullable=False),  # seconds since the epoch
+    Column("expires", Float, nullable=False),
+    Index("ix_rate_events_key_at", "key", "at"),
+    Index("ix_rate_events_expires", "expires"),
+)

@@ -19,6 +19,7 @@ from clearway.store.sql.outbox import SqlOutboxStore
 from clearway.store.sql.queues import SqlQueueEntryStore, project_of_task_sent_to_queue, task_sent_to_queue
 from clearway.store.sql.schema import models, projects, queues, tasks
 from clearway.store.sql.sharing import SqlSharingStore
+from clearway.store.sql.sliding_counters import SqlSlidingCounters
 from clearway.store.sql.subscriptions import SqlSubscriptionStore
 from clearway.store.sql.sweep import SqlSweepStore
 from clearway.store.sql.workers import SqlWorkerStore
@@ -49,6 +50,7 @@ class SqlStores(Stores):
         self.queue_entries = SqlQueueEntryStore(db)
         self.workers = SqlWorkerStore(db)
         self.sweep = SqlSweepStore(db)
+        self.sliding_counters = SqlSlidingCounters(db)
         self.models = SqlDocumentStore(
             db,
             models,

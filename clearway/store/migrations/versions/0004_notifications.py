@@ -1,7 +1,7 @@
 """notifications
 
 Revision ID: 0004
-Revises: 0008
+Revises: 0006
 Create Date: 2026-11-29 16:08:47.493829
 
 The outbox of domain events, subscriptions and their deliveries (clearway/notify).
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 revision = '0004'
-down_revision = '0008'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 

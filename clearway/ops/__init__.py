@@ -1,0 +1,1 @@
+"""Running the server in production: processes, logs, metrics, backups."""
