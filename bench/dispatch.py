@@ -63,10 +63,11 @@ class Figures:
 class Cluster:
     """The running server, a data scientist's client and the agents' credentials."""
 
-    def __init__(self, url: str, user_token: str, agent_token: str) -> None:
+    def __init__(self, url: str, user_token: str, agent_token: str, *extra_tokens: str) -> None:
         self.url = url
         self.user_token = user_token
         self.agent_token = agent_token
+        self.extra_tokens = list(extra_tokens)  # of own_server's extra_users
 
     def client(self, token: str) -> httpx.Client:
         return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=120)
@@ -212,8 +213,11 @@ def database_url(kind: str, work: Path) -> Iterator[str]:
 
 
 @contextmanager
-def own_server(work: Path, kind: str) -> Iterator[Cluster]:
-    """``clearway server`` on a fresh database, with a user and an agent (the watchdog off: nothing in between)."""
+def own_server(
+    work: Path, kind: str, extra_env: dict[str, str] | None = None, extra_users: list[str] | None = None
+) -> Iterator[Cluster]:
+    """``clearway server`` on a fresh database, with a user and an agent (the watchdog off: nothing in between),
+    and ``extra_users`` (users too)."""
     with database_url(kind, work) as db_url, socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -224,6 +228,7 @@ def own_server(work: Path, kind: str) -> Iterator[Cluster]:
             "CLEARWAY_DATA_DIR": str(work),
             "CLEARWAY_DATABASE_URL": db_url,
             "CLEARWAY_WATCHDOG_INTERVAL_SEC": "0",
+            **(extra_env or {}),
         }
         cli = [sys.executable, "-m", "clearway"]
 
@@ -232,7 +237,7 @@ def own_server(work: Path, kind: str) -> Iterator[Cluster]:
 
         clearway("db", "upgrade")
         tokens = []
-        for name, role in (("bench", "user"), ("bench-agent", "agent")):
+        for name, role in (("bench", "user"), ("bench-agent", "agent"), *((u, "user") for u in extra_users or [])):
             clearway("users", "create", name, "--role", role)
             creds = dict(line.removeprefix("export ").split("=", 1) for line in clearway("env", name).splitlines())
             keys = (shlex.split(creds["CLEARML_API_ACCESS_KEY"])[0], shlex.split(creds["CLEARML_API_SECRET_KEY"])[0])

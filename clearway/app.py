@@ -19,6 +19,7 @@ from clearway.clearml_api.registry import collect
 from clearway.clearml_api.router import ClearmlApi
 from clearway.clearml_api.services import ALL as CLEARML_SERVICES
 from clearway.files_api.routes import FileServer
+from clearway.notify import PREFIX as EVENTS_PREFIX
 from clearway.ops import metrics
 from clearway.ops.exposition import PATH as METRICS_PATH
 from clearway.ops.exposition import metrics_route
@@ -70,14 +71,18 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         services.watchdog.start(settings.watchdog_interval_sec)
+        services.notifier.start()
         try:
             yield
         finally:
+            services.notifier.stop()
             services.watchdog.stop()
             metrics.process_ended()
 
     admin = Mount(ADMIN_PREFIX, app=_BuiltOnFirstCall(lambda: _admin_api(services)))
-    routes = [Route("/health", health), metrics_route(services), admin, *files.routes(), *clearml.routes()]
+    # Before the ClearML routes, whose /{version}/{name} would take /events/stream.
+    events = Mount(EVENTS_PREFIX, app=_BuiltOnFirstCall(lambda: _events_api(services)))
+    routes = [Route("/health", health), metrics_route(services), admin, events, *files.routes(), *clearml.routes()]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.services = services
     app.add_middleware(
@@ -112,6 +117,12 @@ def _admin_api(services: Services) -> ASGIApp:
     from clearway.admin_api.app import create_admin_api  # FastAPI: about a quarter of the server's start
 
     return create_admin_api(services)
+
+
+def _events_api(services: Services) -> ASGIApp:
+    from clearway.notify.api import create_events_api  # FastAPI, as the admin API
+
+    return create_events_api(services)
 
 
 class _BuiltOnFirstCall:

@@ -10,6 +10,7 @@ from typing import Annotated, TypeVar
 import typer
 
 from clearway.cli_admin import allowlist_app, audit_app, groups_app, shares_app
+from clearway.cli_notify import notify_app
 from clearway.domain.accounts import operator
 from clearway.settings import Settings
 
@@ -30,6 +31,7 @@ app.add_typer(groups_app, name="groups")
 app.add_typer(shares_app, name="shares")
 app.add_typer(allowlist_app, name="allowlist")
 app.add_typer(audit_app, name="audit")
+app.add_typer(notify_app, name="notify")
 
 DEFAULT_ORG = "default"
 

@@ -7,14 +7,20 @@ The ClearML API has its own envelope (:mod:`clearway.clearml_api.envelope`); eve
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from clearway.errors import ClearwayError, InternalError
+from clearway.domain.documents import MAX_DEPTH, check_json
+from clearway.errors import BadRequest, ClearwayError, InternalError, MethodNotAllowed, NotFound, ValidationFailed
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 log = logging.getLogger(__name__)
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -44,3 +50,45 @@ def guarded(endpoint: Endpoint) -> Endpoint:
             return problem(InternalError())
 
     return wrapper
+
+
+async def storable_input(request: Request) -> None:
+    """A FastAPI dependency: what the ClearML API checks of every body (clearway.domain.documents.check_json),
+    checked on our JSON APIs too: text every database can keep (no NUL, no lone surrogates) in the path, the query
+    and the body, and bounded nesting."""
+    check_json([*request.path_params.values(), *request.query_params.values()], "request")
+    body = await request.body()
+    try:
+        parsed = json.loads(body) if body.strip() else None
+    except (UnicodeDecodeError, ValueError):
+        return  # not JSON: the route's own validation answers
+    except RecursionError as exc:
+        raise ValidationFailed(f"Request body is nested more than {MAX_DEPTH} levels deep") from exc
+    check_json(parsed, "request body")
+
+
+def render_errors_as_problems(api: FastAPI) -> None:
+    """One handler for a FastAPI app: every error becomes one of clearway.errors' classes, rendered as a problem."""
+    from fastapi.exceptions import RequestValidationError
+    from starlette.exceptions import HTTPException
+
+    def as_clearway_error(request: Request, exc: Exception) -> ClearwayError:
+        if isinstance(exc, ClearwayError):
+            return exc
+        if isinstance(exc, RequestValidationError):
+            fields = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+            return ValidationFailed(f"Validation error: {fields}")
+        if isinstance(exc, HTTPException) and exc.status_code == 405:
+            return MethodNotAllowed(f"{request.method} is not supported here")
+        if isinstance(exc, HTTPException) and exc.status_code == 404:
+            return NotFound(f"No route {request.url.path}")
+        if isinstance(exc, HTTPException) and 400 <= exc.status_code < 500:
+            return BadRequest(str(exc.detail))  # a body that is no JSON at all, or too deep to parse
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return InternalError()
+
+    async def render(request: Request, exc: Exception) -> Response:
+        return problem(as_clearway_error(request, exc))
+
+    for exc_type in (ClearwayError, RequestValidationError, HTTPException, Exception):
+        api.add_exception_handler(exc_type, render)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from clearway.auth.authenticator import Authenticator
 from clearway.blobs import open_blob_store
@@ -12,15 +13,20 @@ from clearway.domain.audit import Audit
 from clearway.domain.blobs import Blobs
 from clearway.domain.dispatch import Dispatch
 from clearway.domain.events import Events
+from clearway.domain.identity import Identity
 from clearway.domain.impersonation import Impersonation
 from clearway.domain.models import Models
 from clearway.domain.projects import Projects
 from clearway.domain.queues import Queues
+from clearway.domain.security_alerts import SecurityAlerts
 from clearway.domain.sharing import Sharing
+from clearway.domain.subscriptions import Subscriptions
 from clearway.domain.task_outputs import TaskOutputs
 from clearway.domain.tasks import Tasks
 from clearway.domain.watchdog import Watchdog
 from clearway.domain.workers import Workers
+from clearway.notify.notifier import Notifier
+from clearway.notify.setup import build_notifier, configured_channels
 from clearway.settings import Settings
 from clearway.store.base import SlidingCounters, Stores
 from clearway.store.sql.database import Database
@@ -48,6 +54,8 @@ class Services:
     watchdog: Watchdog
     sliding_counters: SlidingCounters
     task_outputs: TaskOutputs
+    subscriptions: Subscriptions
+    notifier: Notifier
 
     @classmethod
     def build(cls, settings: Settings, database: Database | None = None) -> Services:
@@ -59,10 +67,12 @@ class Services:
         workers = Workers(stores, settings.worker_timeout_sec)
         counters = shared_counters(settings, stores)
         blobs = Blobs(stores, open_blob_store(settings), settings.max_upload_bytes)
+        audit.listeners.append(SecurityAlerts(stores))
+        auth = Authenticator(stores, settings, audit, Impersonation(stores), counters)
         return cls(
             settings=settings,
             stores=stores,
-            auth=Authenticator(stores, settings, audit, Impersonation(stores), counters),
+            auth=auth,
             projects=Projects(stores),
             tasks=tasks,
             events=Events(stores, settings.max_events_per_batch),
@@ -84,7 +94,20 @@ class Services:
             ),
             sliding_counters=counters,
             task_outputs=TaskOutputs(stores, tasks, blobs),
+            subscriptions=Subscriptions(
+                stores,
+                allow_private=settings.webhook_allow_private,
+                configured=configured_channels(settings),
+                retry_period=timedelta(hours=settings.notify_retry_hours),
+            ),
+            notifier=build_notifier(settings, stores, lambda user_id: _identity(auth, user_id)),
         )
+
+
+def _identity(auth: Authenticator, user_id: str) -> Identity | None:
+    """A user's identity with its groups and shares, as its requests would carry it (None once it is gone)."""
+    session = auth.sessions.for_user(user_id)
+    return session.identity if session else None
 
 
 def shared_counters(settings: Settings, stores: Stores) -> SlidingCounters:

@@ -122,6 +122,35 @@ class Settings(BaseSettings):
         description="For tests: append every ClearML API answer to a JSON-lines file in this directory, so that a "
         "test can check them against the SDK's response schemas.",
     )
+    webhook_allow_private: bool = Field(
+        default=False, description="Let webhooks go to private, loopback and link-local addresses (refused: SSRF)."
+    )
+    webhook_timeout_sec: float = Field(default=10.0, gt=0, description="How long one webhook attempt may take.")
+    webhook_concurrency: int = Field(
+        default=4, ge=1, description="Most webhook requests in flight to one URL, per server process."
+    )
+    notify_retry_hours: float = Field(
+        default=24.0, gt=0, description="How long a failing delivery is retried before it becomes a dead letter."
+    )
+    notify_retry_base_sec: float = Field(
+        default=5.0, gt=0, description="The first retry's delay; each later one doubles it, up to an hour."
+    )
+    notify_retention_days: int = Field(
+        default=7, gt=0, description="How long events (the live stream's history) and finished deliveries are kept."
+    )
+    smtp_url: str | None = Field(
+        default=None, description="E-mail notifications: smtp://[user:pass@]host[:port], smtp+starttls:// or smtps://."
+    )
+    smtp_from: str = Field(default="clearway@localhost", description="The sender address of notification e-mails.")
+    email_digest_sec: float = Field(
+        default=60.0, ge=0, description="E-mails wait this long, so that a burst of events becomes one mail."
+    )
+    mqtt_url: str | None = Field(
+        default=None, description="MQTT notifications: mqtt://[user:pass@]host[:port] or mqtts://."
+    )
+    queue_stall_minutes: float = Field(
+        default=15.0, gt=0, description="A queue whose tasks wait this long with no live worker is announced stalled."
+    )
 
     @field_validator("trusted_proxies", "oidc_admin_roles", "metrics_allow", mode="before")
     @classmethod

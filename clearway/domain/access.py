@@ -245,3 +245,32 @@ def queue_access_errors(access: Any) -> list[str]:
             if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
                 errors.append(f"access.{kind}.{field} must be a list of ids")
     return errors
+
+
+# Live notifications: an event is seen by whoever may see what it is about (tasks by read_scope, queues by
+# may_see_queue); these cover the rest.
+def may_read_record(
+    identity: Identity, org_id: str, owner_id: str | None, project_id: str | None, project_owner_id: str | None
+) -> bool | None:
+    """What :func:`read_scope` admits, decided without the store, for a record of ``owner_id`` in ``project_id``
+    (owned by ``project_owner_id``): the same rule the store applies to a Scope. None when only the store can
+    tell (an agent's reach: the tasks it holds or that wait in queues, and those of the task it acts for)."""
+    scope = read_scope(identity)
+    if org_id != scope.org_id:
+        return False
+    if owner_id is not None and scope.allows_owner(owner_id):
+        return True
+    if project_id is not None and scope.owner_ids is not None:
+        if project_id in scope.project_ids or (project_owner_id is not None and project_owner_id in scope.owner_ids):
+            return True
+    return None if scope.agent_id or scope.task_ids or scope.project_trees else False
+
+
+def may_see_organisation_event(identity: Identity, org_id: str) -> bool:
+    """Workers and their GPUs are the organisation's shared machines: every member sees them (workers.get_all)."""
+    return identity.org_id == org_id
+
+
+def may_see_admin_event(identity: Identity, org_id: str) -> bool:
+    """Security events and gateway machines: the organisation's admins."""
+    return identity.org_id == org_id and may_administer(identity)

@@ -3,6 +3,7 @@ admins read their organisation's part of it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -41,6 +42,7 @@ class Action(StrEnum):
 class Audit:
     def __init__(self, store: AuditStore) -> None:
         self.store = store
+        self.listeners: list[Callable[[Doc], None]] = []  # see every entry recorded (security notifications)
 
     def record(
         self,
@@ -60,7 +62,7 @@ class Audit:
             if actor.impersonator:
                 detail.setdefault("impersonator", actor.impersonator)
         self.store.add(
-            {
+            entry := {
                 "at": utcnow(),
                 "org_id": org_id or (actor.org_id if actor else None),
                 "actor_id": actor.user_id if actor else None,
@@ -72,6 +74,8 @@ class Audit:
                 "detail": detail,
             }
         )
+        for listener in self.listeners:
+            listener(entry)
 
     def entries(
         self,

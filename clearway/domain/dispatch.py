@@ -11,6 +11,7 @@ so that on PostgreSQL an agent taking a task never deadlocks with its owner re-e
 
 from __future__ import annotations
 
+from clearway.domain import notifications
 from clearway.domain.access import (
     Scope,
     enqueue_scope,
@@ -59,8 +60,11 @@ class Dispatch:
         if queue_id and queue_name:
             raise ValidationFailed("pass either queue or queue_name, not both")
 
+        before: list[str] = []
+
         def mutate(doc: Doc) -> Doc:
             previous = doc["status"]
+            before.append(previous)
             check_transition(previous, Status.QUEUED, force=False)
             new = apply_status(doc, Status.QUEUED, reason=reason, message=message)
             new["execution"] = {**(doc.get("execution") or {}), "queue": queue["id"]}
@@ -84,6 +88,7 @@ class Dispatch:
             # queue: an agent may not send a user's task to itself and so come to hold it.
             task = self.tasks.mutate(identity, task_id, mutate, scope=enqueue_scope(identity))
             self.stores.tasks.hold(task_id, None)
+            notifications.task_status_changed(self.stores, before[-1], task)
             self._record(entry.queue, moved_from)
         return task
 
@@ -211,6 +216,8 @@ class Dispatch:
 
         new = self.stores.tasks.update(scope, doc["id"], mutate)
         assert new is not None  # locked by the caller's transaction
+        if target is not None:  # moved on (an agent starts it); going back to where it came from is no news
+            notifications.task_status_changed(self.stores, doc["status"], new)
         return new
 
     def _record(self, *queue_ids: str | None) -> None:

@@ -6,7 +6,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from clearway.domain import task_fields
+from clearway.domain import notifications, task_fields
 from clearway.domain.access import Scope, may_create_outside_projects, read_scope, write_scope
 from clearway.domain.documents import MAX_NAME, check_lengths, merge_one_level, project_fields
 from clearway.domain.identity import Identity
@@ -122,6 +122,7 @@ class Tasks:
         doc = merge_one_level(doc, fields, REPLACED_WHOLE)
         with self.stores.transaction():
             self._check_references(identity, doc)
+            notifications.task_created(self.stores, doc)
             return self.stores.tasks.insert(identity.org_id, identity.user_id, doc)
 
     # changes
@@ -160,8 +161,11 @@ class Tasks:
         message: str | None = None,
         also: Callable[[Doc], Doc] | None = None,
     ) -> Doc:
+        previous: list[str] = []
+
         def mutate(doc: Doc) -> Doc:
             check_transition(doc["status"], target, force=force)
+            previous.append(doc["status"])
             new = apply_status(doc, target, reason=reason, message=message)
             return also(new) if also else new
 
@@ -170,6 +174,7 @@ class Tasks:
             # the lock order of domain/dispatch.py.
             left = self.stores.queue_entries.remove(task_id) if target is not Status.QUEUED else None
             doc = self.mutate(identity, task_id, mutate)
+            notifications.task_status_changed(self.stores, previous[-1], doc)
             if left is not None:
                 self.stores.queue_entries.record_metrics(left.queue, utcnow())
             if target is Status.PUBLISHED:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from clearway.domain import notifications
 from clearway.domain.access import system_scope
 from clearway.domain.task_status import Status, apply_status
 from clearway.store.base import Doc, Stores
@@ -119,6 +120,8 @@ class Watchdog:
                 if current is None or (parse_iso(current.get("expires")) or now) > now:
                     continue  # it reported again meanwhile
                 self.stores.workers.delete(scope, doc["id"])
+                silent = int(current.get("timeout") or self.worker_timeout_sec)
+                notifications.worker_offline(self.stores, org_id, current, f"stopped reporting for {silent} s")
                 task_id = current.get("task")
                 if task_id:
                     silence = int(current.get("timeout") or self.worker_timeout_sec)
@@ -143,7 +146,10 @@ class Watchdog:
             return apply_status(doc, Status.FAILED, reason=reason, message=MESSAGE)
 
         # Neither a running task nor a taken one waits in a queue: there is no entry to remove.
-        self.stores.tasks.update(system_scope(org_id), task_id, mutate)
+        with self.stores.transaction():
+            failed = self.stores.tasks.update(system_scope(org_id), task_id, mutate)
+            if failed is not None and task_id in report.failed_tasks:
+                notifications.task_status_changed(self.stores, expected, failed)
 
 
 def _still(doc: Doc, expected: Status, silent_since: datetime | None, worker: str | None) -> bool:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+from clearway.domain import notifications
 from clearway.domain.access import (
     may_see_queue,
     may_take_tasks,
@@ -68,11 +69,15 @@ class Workers:
                 "timeout": timeout if timeout and timeout > 0 else self.timeout_sec,
             }
             self._put(identity, doc, now)
+            self._announce(identity, current, doc, now)
         return doc
 
     def unregister(self, identity: Identity, worker_id: str) -> None:
-        if not self.stores.workers.delete(worker_write_scope(identity), worker_id):
-            raise InvalidWorkerId(f"No worker {worker_id!r} is registered", worker=worker_id)
+        with self.stores.transaction():
+            doc = self.stores.workers.get(worker_write_scope(identity), worker_id)
+            if doc is None or not self.stores.workers.delete(worker_write_scope(identity), worker_id):
+                raise InvalidWorkerId(f"No worker {worker_id!r} is registered", worker=worker_id)
+            notifications.worker_offline(self.stores, identity.org_id, doc, "unregistered")
 
     def status_report(self, identity: Identity, worker_id: str, report: dict[str, Any]) -> Doc:
         """A worker's periodic report: what it runs now (``task``/``queue``; absent means nothing), the queues it
@@ -99,6 +104,7 @@ class Workers:
                 doc["machine_stats"] = stats
                 self.stores.workers.add_stats(identity.org_id, _stats_row(worker_id, now, task_id, stats))
             self._put(identity, doc, now)
+            self._announce(identity, current, doc, now)
         return doc
 
     def set_runtime_properties(self, identity: Identity, worker_id: str, properties: list[Doc]) -> None:
@@ -193,6 +199,15 @@ class Workers:
         assert expires is not None
         last_seen = parse_iso(doc["last_activity_time"]) or now
         self.stores.workers.put(identity.org_id, doc["user"], doc, last_seen=last_seen, expires=expires)
+
+    def _announce(self, identity: Identity, before: Doc | None, after: Doc, now: datetime) -> None:
+        """Announce a worker that comes (back) online, and GPUs that became free or busy since its last report."""
+        if before is None or (parse_iso(before.get("expires")) or now) <= now:
+            notifications.worker_online(self.stores, identity.org_id, after)
+        elif before.get("machine_stats") is not after.get("machine_stats"):
+            notifications.gpus_changed(
+                self.stores, identity.org_id, after, before.get("machine_stats"), after.get("machine_stats")
+            )
 
     def _queue_ids(self, identity: Identity, queues: Iterable[Any], *, strict: bool = True) -> list[str]:
         """The queue ids that exist; an unknown one is refused when ``strict``, else left out."""

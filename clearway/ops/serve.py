@@ -22,7 +22,13 @@ from clearway.settings import Settings
 HTTP_PROTOCOL = f"{__name__}:NoDelayHttpProtocol"
 WORKER_HEALTHCHECK_SEC = 60
 # proxy_headers off: X-Forwarded-For is read only from CLEARWAY_TRUSTED_PROXIES, by IdentityMiddleware.
-UVICORN_OPTIONS: dict[str, Any] = {"log_config": None, "access_log": False, "proxy_headers": False}
+# A few seconds for requests in flight at shutdown: live event streams (/events/stream) never end by themselves.
+UVICORN_OPTIONS: dict[str, Any] = {
+    "log_config": None,
+    "access_log": False,
+    "proxy_headers": False,
+    "timeout_graceful_shutdown": 5,
+}
 
 
 def set_nodelay(transport: asyncio.BaseTransport) -> None:

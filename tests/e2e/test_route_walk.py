@@ -49,6 +49,8 @@ class World:
     queue: str
     group: str
     file_path: str
+    subscription: str
+    delivery: int
     a_user: str
     a_key: str
     b_user: str
@@ -58,6 +60,7 @@ class World:
     @property
     def secrets(self) -> list[str]:
         ids = [self.project, self.task, self.queued_task, self.model, self.a_user, self.a_key, self.file_path]
+        ids.append(self.subscription)
         return ids + self.markers
 
 
@@ -181,6 +184,7 @@ CLEARML: dict[str, Case] = {
 # Every other HTTP route: (method, path template) -> (path with A's ids, body, kind).
 HttpCase = tuple[Callable[[World], str], Callable[[World], Any], str]
 _members = "/admin/api/groups/{group_id}/members/{user_id}"
+_hook = {"channel": "webhook", "url": "https://93.184.215.14/walk", "kinds": ["task.*"]}  # a public address
 _share = "/admin/api/projects/{project_id}/shares/{grantee_type}/{grantee_id}"
 HTTP: dict[tuple[str, str], HttpCase] = {
     ("GET", "/health"): (lambda w: "/health", lambda w: None, "read"),
@@ -254,6 +258,62 @@ HTTP: dict[tuple[str, str], HttpCase] = {
         "write",
     ),
     ("GET", "/admin/api/audit"): (lambda w: "/admin/api/audit", lambda w: None, "read"),
+    ("GET", "/admin/api/notifications/subscriptions"): (
+        lambda w: "/admin/api/notifications/subscriptions",
+        lambda w: None,
+        "read",
+    ),
+    ("POST", "/admin/api/notifications/subscriptions"): (
+        lambda w: "/admin/api/notifications/subscriptions",
+        lambda w: {**_hook, "projects": [w.project]},
+        "write",
+    ),
+    ("DELETE", "/admin/api/notifications/subscriptions/{subscription_id}"): (
+        lambda w: f"/admin/api/notifications/subscriptions/{w.subscription}",
+        lambda w: None,
+        "write",
+    ),
+    ("GET", "/admin/api/notifications/deliveries"): (
+        lambda w: "/admin/api/notifications/deliveries",
+        lambda w: None,
+        "read",
+    ),
+    ("POST", "/admin/api/notifications/deliveries/{delivery_id}/retry"): (
+        lambda w: f"/admin/api/notifications/deliveries/{w.delivery}/retry",
+        lambda w: None,
+        "write",
+    ),
+    # Live notifications: the stream (read for a moment, from the first event kept), the caller's subscriptions.
+    ("GET", "/events/stream"): (lambda w: "/events/stream?last_event_id=0", lambda w: None, "read"),
+    ("GET", "/events/openapi.json"): (lambda w: "/events/openapi.json", lambda w: None, "read"),
+    ("GET", "/events/kinds"): (lambda w: "/events/kinds", lambda w: None, "read"),
+    ("GET", "/events/subscriptions"): (lambda w: "/events/subscriptions", lambda w: None, "read"),
+    ("POST", "/events/subscriptions"): (
+        lambda w: "/events/subscriptions",
+        lambda w: {**_hook, "tasks": [w.task]},
+        "write",
+    ),
+    ("GET", "/events/subscriptions/{subscription_id}"): (
+        lambda w: f"/events/subscriptions/{w.subscription}",
+        lambda w: None,
+        "read",
+    ),
+    ("PATCH", "/events/subscriptions/{subscription_id}"): (
+        lambda w: f"/events/subscriptions/{w.subscription}",
+        lambda w: {"enabled": False},
+        "write",
+    ),
+    ("DELETE", "/events/subscriptions/{subscription_id}"): (
+        lambda w: f"/events/subscriptions/{w.subscription}",
+        lambda w: None,
+        "write",
+    ),
+    ("GET", "/events/deliveries"): (lambda w: "/events/deliveries", lambda w: None, "read"),
+    ("POST", "/events/deliveries/{delivery_id}/retry"): (
+        lambda w: f"/events/deliveries/{w.delivery}/retry",
+        lambda w: None,
+        "write",
+    ),
 }
 # The file server: A's file read, written, deleted, through every method its routes take.
 for _path in ("/files", "/files/", "/files/{path:path}"):
@@ -357,6 +417,11 @@ def world(server: ServerProcess) -> World:
         data(call(a, "tasks.enqueue", {"task": queued, "queue": queue}))
         group = boss.post("/admin/api/groups", json={"name": f"walk-group-{tag}"}).json()["id"]
         boss.put(f"/admin/api/groups/{group}/members/{user_id(a)}")
+        hook = {**_hook, "url": f"{_hook['url']}-{tag}", "description": f"walkA-subscription-{tag}"}
+        subscription = a.post("/events/subscriptions", json={**hook, "projects": [project]}).json()["id"]
+        data(call(a, "tasks.stopped", {"task": queued, "force": True}))  # an event for A's subscription
+        data(call(a, "tasks.enqueue", {"task": queued, "queue": queue}))
+        delivery = _first_delivery(a)
         return World(
             project=project,
             project_name=project_name,
@@ -369,21 +434,44 @@ def world(server: ServerProcess) -> World:
             a_user=user_id(a),
             a_key=creds_a["CLEARML_API_ACCESS_KEY"],
             b_user=user_id(b),
+            subscription=subscription,
+            delivery=delivery,
             markers=[
                 f"walkA-{what}-{tag}"
-                for what in ("project", "task", "queued", "log", "metric", "plot", "file", "model")
+                for what in ("project", "task", "queued", "log", "metric", "plot", "file", "model", "subscription")
             ],
             creds={"a": creds_a, "b": creds_b, "c": server.user(f"walker-c-{tag}", "admin", org=f"walk-org-{tag}")},
         )
 
 
+def _first_delivery(client: httpx.Client) -> int:
+    deadline = time.monotonic() + 30
+    while not (found := client.get("/events/deliveries").json()):
+        assert time.monotonic() < deadline, "no delivery of A's subscription"
+        time.sleep(0.1)
+    return int(found[0]["id"])
+
+
 def send(client: httpx.Client, method: str, path: str, body: Any) -> httpx.Response:
+    if path.startswith("/events/stream"):  # endless: what it sends in its first moments
+        return _stream_start(client, path)
     if isinstance(body, list):  # file parts: field name = storage path
         content, content_type = multipart(body)
         return client.request(method, path, content=content, headers={"Content-Type": content_type})
     if isinstance(body, str):  # json-lines
         return client.request(method, path, content=body, headers={"Content-Type": "application/json-lines"})
     return client.request(method, path, json=body)
+
+
+def _stream_start(client: httpx.Client, path: str) -> httpx.Response:
+    chunks: list[bytes] = []
+    with client.stream("GET", path, timeout=httpx.Timeout(10, read=1.5)) as response:
+        try:
+            for chunk in response.iter_raw():
+                chunks.append(chunk)
+        except httpx.ReadTimeout:
+            pass
+        return httpx.Response(response.status_code, headers=response.headers, content=b"".join(chunks))
 
 
 Call = tuple[str, str, str, Any, Case]
@@ -479,6 +567,8 @@ def test_nothing_of_a_changed(server: ServerProcess, world: World, clients: dict
     assert queued["status"] == "queued" and queued["execution"]["queue"] == world.queue
     assert a.get(f"/files/{world.file_path}").text == world.markers[6]
     assert data(call(a, "projects.get_all", {"name": "intruder"}))["projects"] == []
+    subscription = a.get(f"/events/subscriptions/{world.subscription}").json()
+    assert subscription["enabled"] and subscription["projects"] == [world.project]
     fresh = client_for(server, world.creds["a"])  # A's key, password and role are untouched
     with fresh:
         assert data(call(fresh, "tasks.get_all", {"id": [world.task], "only_fields": ["id"]}))["tasks"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextvars
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from clearway.domain.query import name_pattern
 
 _current: contextvars.ContextVar[Connection | None] = contextvars.ContextVar("clearway_conn", default=None)
+_AFTER_COMMIT = "clearway_after_commit"
 
 
 class Database:
@@ -51,6 +52,22 @@ class Database:
                     raise
                 finally:
                     _current.reset(token)
+                    callbacks = conn.info.pop(_AFTER_COMMIT, {})
+        for callback in callbacks.values():  # reached only when it committed
+            callback()
+
+    def after_commit(self, key: str, callback: Callable[[], None]) -> bool:
+        """Run ``callback`` once the current transaction has committed (at once outside one). Only the first
+        callback with a given ``key`` in a transaction is kept: the answer says whether this one was."""
+        conn = _current.get()
+        if conn is None:
+            callback()
+            return True
+        callbacks = conn.info.setdefault(_AFTER_COMMIT, {})
+        if key in callbacks:
+            return False
+        callbacks[key] = callback
+        return True
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -321,6 +322,89 @@ audit_log = Table(
 
 # The watchdog looks for running tasks that stopped updating, in every organisation.
 Index("ix_tasks_status_last_update", tasks.c.status, tasks.c.last_update)
+
+# Notifications (clearway/notify). The outbox: one row per domain event, written in the transaction of the change
+# it describes. ``position`` is set when the event is fanned out, in commit order (see store/sql/outbox.py): the
+# live stream reads events by position, and resumes from one (Last-Event-ID).
+notify_outbox = Table(
+    "notify_outbox",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("event_id", Id, nullable=False, unique=True),  # the public id every message carries
+    Column("position", BigInteger, nullable=True, unique=True),
+    Column("org_id", Id, nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("subject_type", String(16), nullable=False),  # task, worker, queue, machine, security
+    Column("subject_id", String(255), nullable=True),
+    Column("owner_id", Id, nullable=True),  # the task's owner
+    Column("project_id", Id, nullable=True),  # the task's project
+    Column("at", Timestamp, nullable=False),
+    Column("data", Json, nullable=False),
+    Index(
+        "ix_notify_outbox_unsequenced",
+        "id",
+        sqlite_where=text("position IS NULL"),
+        postgresql_where=text("position IS NULL"),
+    ),
+    Index("ix_notify_outbox_at", "at"),
+)
+
+# The last position given out: one row, locked by whoever sequences events, so positions commit in order.
+notify_sequence = Table(
+    "notify_sequence",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("last", BigInteger, nullable=False),
+)
+
+# A user's rule: which events (``kinds``, and for task events ``scope``, ``projects`` or ``tasks``) go to which
+# channel (webhook, email, mqtt) and ``target`` (URL, address).
+notify_subscriptions = Table(
+    "notify_subscriptions",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("org_id", Id, ForeignKey("organizations.id"), nullable=False),
+    Column("owner_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("doc", Json, nullable=False),  # kinds, scope, projects, tasks, channel, target, description, created
+    Column("secret", String(128), nullable=True),  # a webhook's signing secret
+    Column("enabled", Boolean, nullable=False),
+    Index("ix_notify_subscriptions_org_id_enabled", "org_id", "enabled"),
+    Index("ix_notify_subscriptions_owner_id", "owner_id"),
+)
+
+# One event for one subscription's channel and target: pending until delivered, or dead after the retry period.
+notify_deliveries = Table(
+    "notify_deliveries",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("event", BigInteger, ForeignKey("notify_outbox.id", ondelete="CASCADE"), nullable=False),
+    Column("subscription_id", Id, ForeignKey("notify_subscriptions.id", ondelete="CASCADE"), nullable=False),
+    Column("org_id", Id, nullable=False),
+    Column("owner_id", Id, nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("target", String(2048), nullable=False),
+    Column("state", String(16), nullable=False),  # pending, delivered, dead
+    Column("attempts", Integer, nullable=False),
+    Column("created", Timestamp, nullable=False),
+    Column("next_attempt", Timestamp, nullable=False),
+    Column("give_up_at", Timestamp, nullable=False),
+    Column("lease_until", Timestamp, nullable=True),  # being delivered by some process until then
+    Column("finished", Timestamp, nullable=True),
+    Column("last_error", String(1000), nullable=True),
+    UniqueConstraint("event", "subscription_id"),
+    Index("ix_notify_deliveries_state_next_attempt", "state", "next_attempt"),
+    Index("ix_notify_deliveries_owner_id_state", "owner_id", "state"),
+    Index("ix_notify_deliveries_subscription_id", "subscription_id"),
+)
+
+# Conditions that are announced once when they begin (a queue waiting with no live worker): one row while it lasts.
+notify_conditions = Table(
+    "notify_conditions",
+    metadata,
+    Column("org_id", Id, primary_key=True),
+    Column("key", String(300), primary_key=True),
+    Column("since", Timestamp, nullable=False),
+)
 
 # Counted events (failed logins, rate-limited calls) shared by every replica: one row per event, kept until
 # ``expires`` (its window's end), so a count over a sliding window is a range scan of one key.

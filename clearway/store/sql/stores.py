@@ -15,10 +15,12 @@ from clearway.store.sql.database import Database
 from clearway.store.sql.documents import SqlDocumentStore
 from clearway.store.sql.events import SqlEventStore
 from clearway.store.sql.identity import SqlIdentityStore
+from clearway.store.sql.outbox import SqlOutboxStore
 from clearway.store.sql.queues import SqlQueueEntryStore
 from clearway.store.sql.schema import models, projects, queues, tasks
 from clearway.store.sql.sharing import SqlSharingStore
 from clearway.store.sql.sliding_counters import SqlSlidingCounters
+from clearway.store.sql.subscriptions import SqlSubscriptionStore
 from clearway.store.sql.sweep import SqlSweepStore
 from clearway.store.sql.tasks import SqlTaskStore, agent_tasks, projects_of_agent_tasks
 from clearway.store.sql.workers import SqlWorkerStore
@@ -65,6 +67,8 @@ class SqlStores(Stores):
         self.sharing = SqlSharingStore(db)
         self.allowlists = SqlAllowlistStore(db)
         self.audit = SqlAuditStore(db)
+        self.outbox = SqlOutboxStore(db)
+        self.subscriptions = SqlSubscriptionStore(db)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:

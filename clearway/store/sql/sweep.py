@@ -30,6 +30,18 @@ class SqlSweepStore(SweepStore):
         with self.db.read() as conn:
             return [(row.org_id, row.id) for row in conn.execute(stmt)]
 
+    def waiting_queues(self, before: datetime, limit: int) -> list[tuple[str, str, int, datetime]]:
+        e = queue_entries.c
+        stmt = (
+            select(queues.c.org_id, e.queue, func.count(), func.min(e.added))
+            .join(queues, queues.c.id == e.queue)
+            .group_by(queues.c.org_id, e.queue)
+            .having(func.min(e.added) < before)
+            .limit(limit)
+        )
+        with self.db.read() as conn:
+            return [(row[0], row[1], int(row[2]), row[3]) for row in conn.execute(stmt)]
+
     def queue_backlog(self) -> list[QueueBacklog]:
         e, q, o = queue_entries.c, queues.c, organizations.c
         stmt = (
