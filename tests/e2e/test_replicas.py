@@ -215,7 +215,7 @@ def _task(cluster: Cluster, task_id: str, server: ServerProcess) -> dict[str, An
 
 
 def _watchdog_holder(cluster: Cluster, allow_none: bool = False) -> ServerProcess | None:
-    """The replica whose watchdog connection holds the advisory lock (it names its process)."""
+    """The replica whose watchdog connection holds this database's advisory lock (it names its process)."""
     url = cluster.a.database_url.replace("postgresql+psycopg://", "postgresql://")
     deadline = time.monotonic() + 10 * INTERVAL_SEC
     while True:
@@ -223,6 +223,8 @@ def _watchdog_holder(cluster: Cluster, allow_none: bool = False) -> ServerProces
             row = conn.execute(
                 "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
                 " WHERE l.locktype = 'advisory' AND l.granted AND a.application_name LIKE 'clearway watchdog pid %'"
+                # Other servers of the test session hold their own database's watchdog lock on this cluster.
+                " AND a.datname = current_database()"
             ).fetchone()
         if row is not None:
             pid = int(row[0].rsplit(" ", 1)[1])
