@@ -33,12 +33,13 @@ def bearer(request: Request) -> str | None:
 
 
 async def identify(services: Services, token: str | None, client_ip: str) -> Caller:
+    return await run_in_threadpool(identify_now, services, token, client_ip)
+
+
+def identify_now(services: Services, token: str | None, client_ip: str) -> Caller:
+    """:func:`identify` in the calling thread (which is not the event loop's: it may read the database)."""
     if not token or not isinstance(token, str):
         raise MissingCredentials()
-    return await run_in_threadpool(_identify, services, token, client_ip)
-
-
-def _identify(services: Services, token: str, client_ip: str) -> Caller:
     if is_gateway_token(token):
         record = services.gateway.tokens.verify(token)
         identity = services.auth.identify_user(record["user_id"], client_ip)

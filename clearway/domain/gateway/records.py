@@ -22,7 +22,7 @@ from clearway.domain.gateway import params
 from clearway.domain.identity import Identity
 from clearway.domain.queues import Queues
 from clearway.domain.tasks import Tasks
-from clearway.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from clearway.errors import Conflict, Forbidden, InvalidQueueId, NotFound, ValidationFailed
 from clearway.store.base import Doc, Stores
 from clearway.timeutil import utcnow
 
@@ -109,7 +109,7 @@ class GatewayRecords:
             raise ValidationFailed("a template names a queue")
         try:
             found = self.queues.find_by_name(identity, queue)
-        except Exception:  # noqa: BLE001 - a queue may be named by its id too
+        except InvalidQueueId:  # a queue may be named by its id too
             found = self.queues.find(identity, queue)
         if not may_use_queue(identity, found):
             raise Forbidden(f"You may not enqueue into queue {found['name']!r}")
