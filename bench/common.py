@@ -154,7 +154,7 @@ class Context:
     with_mlflow: bool
     stack: ExitStack = field(default_factory=ExitStack)
     _clearway: dict[str, ClearwayServer] = field(default_factory=dict)
-    _mlflow: MlflowServer | None = None
+    _mlflow: dict[bool, MlflowServer] = field(default_factory=dict)
 
     def clearway(self, backend: Backend) -> ClearwayServer:
         """A Clearway server on ``backend``, started on first use and stopped when the run ends."""
@@ -167,15 +167,17 @@ class Context:
             self._clearway[backend.name] = server
         return self._clearway[backend.name]
 
-    def mlflow(self) -> MlflowServer | None:
-        """The MLflow tracking server, started on first use; None when MLflow is skipped in this run."""
+    def mlflow(self, *, same_sqlite: bool = False) -> MlflowServer | None:
+        """The MLflow tracking server, started on first use; None when MLflow is skipped in this run.
+        ``same_sqlite``: a second one, on the SQLite settings Clearway runs with (see ``MlflowServer``)."""
         if not self.with_mlflow:
             return None
-        if self._mlflow is None:
+        if same_sqlite not in self._mlflow:
             from bench.mlflow_server import MlflowServer
 
-            self._mlflow = self.stack.enter_context(MlflowServer.running(self.fresh_dir("mlflow")))
-        return self._mlflow
+            where = self.fresh_dir("mlflow-same-sqlite" if same_sqlite else "mlflow")
+            self._mlflow[same_sqlite] = self.stack.enter_context(MlflowServer.running(where, same_sqlite=same_sqlite))
+        return self._mlflow[same_sqlite]
 
     def fresh_dir(self, name: str) -> Path:
         """A new empty directory under the run's work directory."""

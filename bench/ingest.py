@@ -1,5 +1,7 @@
-"""Scalar ingestion: points per second through ``events.add_batch`` (one client and several at once) and through
-the real SDK, beside MLflow's ``runs/log-batch`` and the driver's own bulk insert of the same rows."""
+"""Scalar ingestion: points per second through ``events.add_batch`` (one client and several at once) beside MLflow's
+``runs/log-batch`` (as users run MLflow, and on Clearway's SQLite settings) and the driver's own bulk insert of the
+same rows; and each side's own client logging the same points: the ClearML SDK against Clearway, MLflow's client
+against MLflow."""
 
 from __future__ import annotations
 
@@ -7,8 +9,9 @@ import statistics
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
-from bench import sdk_ingest
+from bench import mlflow_client, sdk_ingest
 from bench.backends import Backend
 from bench.clearway_server import ClearwayServer, call
 from bench.common import Context, Result, Target, at_least, interleave, stopwatch
@@ -35,10 +38,16 @@ def run(ctx: Context) -> list[Result]:
         )
         measures[f"raw:{backend.name}"], raw[backend.name] = _raw(ctx, backend, one_client)
     mlflow = ctx.mlflow()
-    if mlflow is not None:
+    same = ctx.mlflow(same_sqlite=True)
+    if mlflow is not None and same is not None:
         measures["ml1"] = _mlflow(ctx, mlflow, clients=1, batches=s.batches_one_client, batch=s.batch)
         measures[f"ml{s.clients}"] = _mlflow(
             ctx, mlflow, clients=s.clients, batches=s.batches_per_client, batch=s.batch
+        )
+        # MLflow on Clearway's SQLite settings: what of the ratio is design, what is configuration.
+        measures["ml1-same"] = _mlflow(ctx, same, clients=1, batches=s.batches_one_client, batch=s.batch)
+        measures[f"ml{s.clients}-same"] = _mlflow(
+            ctx, same, clients=s.clients, batches=s.batches_per_client, batch=s.batch
         )
     names = list(measures)
     samples = dict(zip(names, interleave(ctx.runs, *measures.values()), strict=True))
@@ -51,16 +60,39 @@ def run(ctx: Context) -> list[Result]:
             mine = samples[f"cw{clients}:{db}"]
             if mlflow is not None:
                 results.append(_row(name, mine, f"MLflow log-batch, {clients} client(s)", samples[f"ml{clients}"]))
+                same_label = f"MLflow log-batch, {clients} client(s), same SQLite settings"
+                results.append(_row(name, mine, same_label, samples[f"ml{clients}-same"]))
             results.append(_row(name, mine, raw[db], samples[f"raw:{db}"], RAW_TARGET))
-        runs = [sdk_ingest.points_per_second(ctx, ctx.clearway(backend), s.sdk_points) for _ in range(ctx.runs)]
-        sdk = [end_to_end for end_to_end, _ in runs]
-        name = f"SDK Logger.report_scalar loop [{db}]"
-        note = f"the SDK's loop alone: {statistics.median(loop for _, loop in runs):,.0f} points/s"
-        if mlflow is not None:
-            results.append(_row(name, sdk, "MLflow log-batch, 1 client", samples["ml1"], note=note))
-        results.append(_row(name, sdk, raw[db], samples[f"raw:{db}"], RAW_TARGET, note=note))
+        results += _sdk_rows(ctx, backend, mlflow, samples[f"raw:{db}"], raw[db])
     results.extend(_memory_after(ctx, mlflow))
     return results
+
+
+def _sdk_rows(
+    ctx: Context, backend: Backend, mlflow: MlflowServer | None, raw_samples: list[float], raw: str
+) -> list[Result]:
+    """Each side's own client logging the same points: the ClearML SDK's ``report_scalar`` loop against Clearway,
+    MLflow's ``log_metrics`` loop (and ``log_batch``) against MLflow, interleaved run by run."""
+    points = ctx.sizes.sdk_points
+    loop_alone: list[float] = []
+
+    def clearml_sdk() -> float:
+        end_to_end, loop = sdk_ingest.points_per_second(ctx, ctx.clearway(backend), points)
+        loop_alone.append(loop)
+        return end_to_end
+
+    measures: list[Callable[[], float]] = [clearml_sdk]
+    if mlflow is not None:
+        log = mlflow_client.points_per_second
+        measures += [partial(log, ctx, mlflow, mode, points) for mode in mlflow_client.MODES]
+    sdk, *theirs = interleave(ctx.runs, *measures)
+    name = f"SDK Logger.report_scalar loop, {points:,} points [{backend.name}]"
+    note = f"the SDK's loop alone: {statistics.median(loop_alone):,.0f} points/s"
+    rows = [
+        _row(name, sdk, f"MLflow's own client: {label}", samples, note=note)
+        for label, samples in zip(mlflow_client.MODES.values(), theirs, strict=True)
+    ]
+    return [*rows, _row(name, sdk, raw, raw_samples, RAW_TARGET, note=note)]
 
 
 def _row(

@@ -29,6 +29,15 @@ SECTIONS = ("footprint", "ingest", "reads", "listing", "queries", "dispatch", "f
 HERE = Path(__file__).resolve().parent
 
 
+DATABASE_SETTINGS = [
+    "Clearway runs SQLite in WAL mode with synchronous FULL, in one server process (PostgreSQL: one server process,"
+    " the database server's own settings).",
+    "MLflow runs as `mlflow server` runs by default: SQLite with a rollback journal (no WAL), synchronous FULL, 4"
+    " worker processes. Rows whose reference says 'same SQLite settings' run a second MLflow server in WAL mode"
+    " with one worker process: the ratio beside it is design, not configuration.",
+]
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds: checks the code, not speed")
@@ -64,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     with_mlflow = mlflow_mode == "on" or (mlflow_mode == "auto" and mlflow_env.installed())
     if not with_mlflow:
         notes.append("MLflow skipped (--mlflow off, or auto and not installed): no MLflow references")
+    notes += DATABASE_SETTINGS if with_mlflow else DATABASE_SETTINGS[:1]
     results: list[Result] = []
     failed = False
     with tempfile.TemporaryDirectory(prefix="clearway-bench-") as work:

@@ -192,6 +192,80 @@ def test_hyper_params_and_configuration_edits(api: httpx.Client, project: str):
     assert task["script"]["requirements"]["pip"] == ["a==1"]
 
 
+def _hyper_params(api: httpx.Client, task_id: str) -> dict[tuple[str, str], str]:
+    answer = data(call(api, "tasks.get_hyper_params", {"tasks": [task_id]}))["params"]
+    assert [entry["task"] for entry in answer] == [task_id]
+    return {(p["section"], p["name"]): p["value"] for p in answer[0]["hyperparams"]}
+
+
+def test_the_owner_replaces_a_section_and_deletes_hyper_params(api: httpx.Client, project: str):
+    task_id = new_task(api, project)
+    items = [
+        {"section": "General", "name": "lr", "value": 0.1},
+        {"section": "General", "name": "epochs", "value": 3},
+        {"section": "Args", "name": "batch", "value": "32"},
+        {"section": "Args", "name": "seed", "value": "7"},
+    ]
+    assert data(call(api, "tasks.edit_hyper_params", {"task": task_id, "hyperparams": items})) == {"updated": 1}
+    assert _hyper_params(api, task_id) == {
+        ("General", "lr"): "0.1", ("General", "epochs"): "3", ("Args", "batch"): "32", ("Args", "seed"): "7"
+    }  # fmt: skip
+    # "section": the sections named are replaced whole; the others are kept as they were.
+    body = {"task": task_id, "hyperparams": [{"section": "General", "name": "lr", "value": "0.2"}]}
+    data(call(api, "tasks.edit_hyper_params", {**body, "replace_hyperparams": "section"}))
+    assert _hyper_params(api, task_id) == {("General", "lr"): "0.2", ("Args", "batch"): "32", ("Args", "seed"): "7"}
+    # One parameter by name, then a whole section (no name).
+    one = {"task": task_id, "hyperparams": [{"section": "Args", "name": "batch"}]}
+    assert data(call(api, "tasks.delete_hyper_params", one)) == {"deleted": 1}
+    assert _hyper_params(api, task_id) == {("General", "lr"): "0.2", ("Args", "seed"): "7"}
+    section = {"task": task_id, "hyperparams": [{"section": "General"}]}
+    assert data(call(api, "tasks.delete_hyper_params", section)) == {"deleted": 1}
+    assert _hyper_params(api, task_id) == {("Args", "seed"): "7"}
+    assert "General" not in get_task(api, task_id)["hyperparams"]
+
+
+def test_the_owner_deletes_artifacts_by_key_and_mode(api: httpx.Client, project: str):
+    task_id = new_task(api, project)
+    artifacts = [
+        {"key": "data", "type": "custom", "uri": "http://example.test/out", "mode": "output"},
+        {"key": "data", "type": "custom", "uri": "http://example.test/in", "mode": "input"},
+        {"key": "report", "type": "custom", "uri": "http://example.test/report"},
+    ]
+    data(call(api, "tasks.add_or_update_artifacts", {"task": task_id, "artifacts": artifacts}))
+    doomed = {"task": task_id, "artifacts": [{"key": "data"}, {"key": "missing"}]}  # mode defaults to output
+    assert data(call(api, "tasks.delete_artifacts", doomed)) == {"deleted": 1}
+    kept = get_task(api, task_id)["execution"]["artifacts"]
+    assert [(a["key"], a["mode"], a["uri"]) for a in kept] == [
+        ("data", "input", "http://example.test/in"), ("report", "output", "http://example.test/report")
+    ]  # fmt: skip
+    assert data(call(api, "tasks.delete_artifacts", {**doomed, "artifacts": [{"key": "data", "mode": "input"}]})) == {
+        "deleted": 1
+    }
+    assert [a["key"] for a in get_task(api, task_id)["execution"]["artifacts"]] == ["report"]
+
+
+def test_the_owner_deletes_models_of_a_task(api: httpx.Client, project: str):
+    task_id = new_task(api, project)
+    models = {}
+    for name in ("best", "pretrained"):
+        body = {"name": f"{name}-{uuid.uuid4().hex[:6]}", "uri": "http://example.test/w", "project": project}
+        models[name] = data(call(api, "models.create", body))["id"]
+    data(call(api, "tasks.add_or_update_model", {"task": task_id, "name": "best", "model": models["best"]}))
+    data(call(api, "tasks.add_or_update_model",
+              {"task": task_id, "name": "pretrained", "model": models["pretrained"], "type": "input"}))  # fmt: skip
+    linked = get_task(api, task_id)["models"]
+    assert [(m["name"], m["model"]) for m in linked["output"]] == [("best", models["best"])]
+    assert [(m["name"], m["model"]) for m in linked["input"]] == [("pretrained", models["pretrained"])]
+    gone = {"task": task_id, "models": [{"name": "best", "type": "output"}]}
+    assert data(call(api, "tasks.delete_models", gone)) == {"updated": 1}
+    linked = get_task(api, task_id)["models"]
+    assert linked["output"] == [] and [m["name"] for m in linked["input"]] == ["pretrained"]
+    data(call(api, "tasks.delete_models", {"task": task_id, "models": [{"name": "pretrained", "type": "input"}]}))
+    assert get_task(api, task_id)["models"]["input"] == []
+    # The models themselves stay: only the task's references to them went.
+    assert data(call(api, "models.get_by_id", {"model": models["best"]}))["model"]["id"] == models["best"]
+
+
 def _events(lines: list[dict]) -> bytes:
     import json
 

@@ -259,3 +259,34 @@ def test_tokens_clearly_not_the_issuers_are_refused_without_asking_it(
         assert troubled_issuer.hits == before
     finally:
         troubled_issuer.down = False
+
+
+@pytest.fixture(scope="module")
+def strict_server(tmp_path_factory: pytest.TempPathFactory, issuer: Issuer) -> Iterator[ServerProcess]:
+    """The issuer configured as a site would first configure it: CLEARWAY_OIDC_CREATE_USERS left at its default."""
+    env = {"CLEARWAY_OIDC_ISSUER": issuer.url, "CLEARWAY_OIDC_AUDIENCE": "clearway"}
+    with running_server(tmp_path_factory.mktemp("strict-sso"), **env) as proc:
+        yield proc
+
+
+def test_by_default_only_users_already_known_are_let_in(strict_server: ServerProcess, issuer: Issuer):
+    """Without CLEARWAY_OIDC_CREATE_USERS a valid token of a stranger is refused and makes no user; once an
+    operator creates the user, the same token is accepted."""
+    who = name()
+    token = issuer.token(who)
+    assert error(get_all(strict_server, token))[:2] == (401, 22)
+    login = httpx.get(f"{strict_server.url}/auth.login", headers={"Authorization": f"Bearer {token}"})
+    assert error(login)[:2] == (401, 22)
+    assert who not in strict_server.cli("users", "list").stdout
+    strict_server.cli("users", "create", who)
+    assert data(get_all(strict_server, token))["tasks"] == []
+
+
+def test_an_issuer_without_an_audience_is_refused_at_start(tmp_path: Path, issuer: Issuer):
+    """Tokens minted for any other application of the issuer would be accepted: the server does not start."""
+    env = {"CLEARWAY_OIDC_ISSUER": issuer.url}  # strict_server is the same with an audience, and starts
+    proc = ServerProcess(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'never.db'}", extra_env=env)
+    with pytest.raises(RuntimeError, match="server exited") as exited:
+        proc.start(timeout=60)
+    assert "CLEARWAY_OIDC_ISSUER needs CLEARWAY_OIDC_AUDIENCE" in str(exited.value)
+    assert proc.process is not None and proc.process.returncode != 0

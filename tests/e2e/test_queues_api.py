@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -15,6 +16,8 @@ from tests.e2e.api import call, data, error
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.e2e
+BUCKET_SPAN = 10**10  # an interval longer than the epoch so far: every record of a window in one bucket, dated 0
+SLACK = 0.01  # timestamps as the API shows them (milliseconds) and the clocks of client and server (one machine)
 
 
 def login(server: ServerProcess, creds: dict[str, str], **headers: str) -> httpx.Response:
@@ -32,12 +35,15 @@ def claims(token: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def people(server: ServerProcess) -> Iterator[dict[str, Any]]:
+    """Users of an organisation of their own: its queues, workers and reports are this module's alone, so that
+    what the tests read back is exactly what they did."""
     tag = uuid.uuid4().hex[:6]
-    creds = {who: server.user(f"{who}-{tag}", role) for who, role in
+    org = f"queues-{tag}"
+    creds = {who: server.user(f"{who}-{tag}", role, org=org) for who, role in
              [("owner", "user"), ("other", "user"), ("boss", "admin"), ("gpu", "agent")]}  # fmt: skip
     tokens = {who: data(login(server, c))["token"] for who, c in creds.items()}
     clients = {who: client(server, token) for who, token in tokens.items()}
-    yield {"creds": creds, "tokens": tokens, **clients}
+    yield {"creds": creds, "tokens": tokens, "org": org, **clients}
     for c in clients.values():
         c.close()
 
@@ -81,15 +87,17 @@ def test_queue_names_are_unique_and_queues_are_managed_by_their_creator(people, 
     assert data(call(people["boss"], "queues.update", {"queue": queue["id"], "name": renamed}))["updated"] == 1
 
 
-def test_the_default_queue_is_the_one_tagged_default(people):
-    name = f"default-{uuid.uuid4().hex[:6]}"
-    queue_id = data(call(people["boss"], "queues.create", {"name": name, "system_tags": ["default"]}))["id"]
-    found = data(call(people["owner"], "queues.get_default"))
-    assert found["id"] in {queue_id} | {q["id"] for q in _default_queues(people)}
-
-
-def _default_queues(people) -> list[dict[str, Any]]:
-    return data(call(people["boss"], "queues.get_all", {"system_tags": ["default"], "only_fields": ["id"]}))["queues"]
+def test_the_default_queue_is_the_oldest_one_tagged_default(people):
+    owner, boss = people["owner"], people["boss"]
+    assert error(call(owner, "queues.get_default"))[:2] == (400, 707)
+    made = {}
+    for name, tags in (("first", ["default"]), ("untagged", []), ("second", ["default"])):
+        name = f"{name}-{uuid.uuid4().hex[:6]}"
+        made[name.split("-")[0]] = (data(call(boss, "queues.create", {"name": name, "system_tags": tags}))["id"], name)
+    first, second = made["first"], made["second"]
+    assert data(call(owner, "queues.get_default")) == {"id": first[0], "name": first[1]}
+    data(call(boss, "queues.delete", {"queue": first[0]}))
+    assert data(call(owner, "queues.get_default")) == {"id": second[0], "name": second[1]}
 
 
 def test_enqueue_then_an_agent_takes_the_task_with_its_owner(people, queue):
@@ -141,11 +149,37 @@ def test_queue_order_can_be_changed_by_the_queue_manager(people, queue):
     assert data(call(owner, "queues.get_num_entries", {"queue": queue["id"]}))["num"] == 3
     assert data(call(owner, "queues.remove_task", {"queue": queue["id"], "task": tasks[1]}))["removed"] == 1
     assert data(call(owner, "queues.remove_task", {"queue": queue["id"], "task": tasks[1]}))["removed"] == 0
-    metrics = data(call(owner, "queues.get_queue_metrics", {
-        "from_date": time.time() - 60, "to_date": time.time() + 1, "interval": 1, "queue_ids": [queue["id"]]
-    }))["queues"]  # fmt: skip
-    assert metrics[0]["queue"] == queue["id"] and metrics[0]["dates"]
-    assert set(metrics[0]["queue_lengths"]) <= {0, 1, 2, 3} and min(metrics[0]["avg_waiting_times"]) >= 0
+
+
+def _epoch(iso_time: str) -> float:
+    return datetime.fromisoformat(iso_time.replace("Z", "+00:00")).timestamp()
+
+
+def test_queue_metrics_record_the_length_and_mean_wait_of_each_change(people, queue):
+    """Each change of a queue records its length and its tasks' mean wait at that moment; a window around one
+    change reads exactly that record (one bucket: the interval spans the epoch to now)."""
+    owner, boss = people["owner"], people["boss"]
+    tasks = [new_task(owner, f"m{i}") for i in range(3)]
+    windows = []
+    for change, task_id in [("add_task", t) for t in tasks] + [("remove_task", tasks[1])]:
+        before = time.time()
+        data(call(boss, f"queues.{change}", {"queue": queue["id"], "task": task_id}))
+        windows.append((before, time.time()))
+    entries = data(call(owner, "queues.get_by_id", {"queue": queue["id"]}))["queue"]["entries"]
+    added = {e["task"]: _epoch(e["added"]) for e in entries}
+    assert list(added) == [tasks[0], tasks[2]]
+    waiting_after = [tasks[:1], tasks[:2], tasks, [tasks[0], tasks[2]]]
+    for (before, after), present in zip(windows, waiting_after, strict=True):
+        body = {"from_date": before, "to_date": after, "interval": BUCKET_SPAN, "queue_ids": [queue["id"]]}
+        (series,) = data(call(owner, "queues.get_queue_metrics", body))["queues"]
+        assert (series["queue"], series["dates"], series["queue_lengths"]) == (queue["id"], [0], [len(present)])
+        # Measured at a moment inside the call, of tasks added at known moments (the one removed since: during
+        # its own add call): between the mean waits at the call's start and at its end.
+        earliest = [added.get(t, windows[tasks.index(t)][0]) for t in present]
+        latest = [added.get(t, windows[tasks.index(t)][1]) for t in present]
+        low, high = before - sum(latest) / len(present), after - sum(earliest) / len(present)
+        (wait,) = series["avg_waiting_times"]
+        assert max(0.0, low) - SLACK <= wait <= high + SLACK, (wait, low, high, present)
 
 
 def test_deleting_a_queue_with_tasks_needs_force(people):
@@ -228,6 +262,7 @@ def test_workers_report_and_show_their_machines(people, queue):
     worker = register(people, queue["id"])
     stats = {"cpu_usage": [10.0, 30.0], "memory_used": 1000.5, "memory_free": 3000, "gpu_usage": [50.0, 70.0],
              "gpu_memory_used": [100, 300], "gpu_memory_free": [900, 700], "disk_free_home": 80}  # fmt: skip
+    started = time.time()
     report = {"worker": worker, "timestamp": int(time.time() * 1000), "queues": [queue["id"]], "machine_stats": stats}
     data(call(agent, "workers.status_report", report))
     data(call(agent, "workers.status_report", {**report, "machine_stats": {**stats, "cpu_usage": [50.0, 70.0]}}))
@@ -243,8 +278,10 @@ def test_workers_report_and_show_their_machines(people, queue):
     split = data(call(agent, "workers.get_stats", {**period, "worker_ids": [worker], "items": items[2:],
                                                    "split_by_variant": True}))["workers"]  # fmt: skip
     assert {m["variant"]: m["stats"][0]["values"] for m in split[0]["metrics"]} == {"0": [50.0], "1": [70.0]}
-    activity = data(call(people["owner"], "workers.get_activity_report", period))
-    assert activity["total"]["counts"] and activity["total"]["counts"][-1] >= 1
+    reports = {"from_date": started, "to_date": time.time(), "interval": BUCKET_SPAN}
+    activity = data(call(people["owner"], "workers.get_activity_report", reports))
+    # One worker reported (twice) in the window, running no task: the organisation's only one then.
+    assert activity == {"total": {"dates": [0], "counts": [1]}, "active": {"dates": [0], "counts": [0]}}
     assert data(call(agent, "workers.get_runtime_properties", {"worker": worker})) == {"runtime_properties": []}
     props = [{"key": "force", "value": "off"}]
     data(call(agent, "workers.set_runtime_properties", {"worker": worker, "runtime_properties": props}))
@@ -271,7 +308,8 @@ def test_agents_see_queued_work_but_not_private_work(people, queue):
 
 
 def test_an_agent_logs_in_as_the_owner_of_a_task_it_serves(server, people, queue):
-    agent, creds = people["gpu"], {**people["creds"], "owner": server.user(f"owner-{uuid.uuid4().hex[:6]}")}
+    owner_creds = server.user(f"owner-{uuid.uuid4().hex[:6]}", org=people["org"])
+    agent, creds = people["gpu"], {**people["creds"], "owner": owner_creds}
     owner = client(server, data(login(server, creds["owner"]))["token"])
     owner_id = claims(owner.headers["Authorization"].removeprefix("Bearer "))["identity"]["user"]
     other_id = claims(people["tokens"]["other"])["identity"]["user"]
@@ -302,7 +340,8 @@ def test_an_agent_cannot_manufacture_its_right_to_act_for_a_user(server, people,
     """Vulnerability 1: an agent with a live worker on the queue sends one of a user's completed tasks to it, then
     asks to log in as her. Both are refused, through every path that queues a task."""
     agent = people["gpu"]
-    owner = client(server, data(login(server, server.user(f"victim-{uuid.uuid4().hex[:6]}")))["token"])
+    victim = server.user(f"victim-{uuid.uuid4().hex[:6]}", org=people["org"])
+    owner = client(server, data(login(server, victim))["token"])
     owner_id = claims(owner.headers["Authorization"].removeprefix("Bearer "))["identity"]["user"]
     done = new_task(owner, "done")
     data(call(owner, "tasks.completed", {"task": done, "force": True}))

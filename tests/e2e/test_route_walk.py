@@ -622,11 +622,11 @@ def test_anonymous_callers_reach_only_the_public_routes(world: World, clients: d
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.parametrize("who", ["b", "c"], ids=["user-same-org", "admin-other-org"])
-def test_other_users_get_nothing_of_a(world: World, clients: dict[str, httpx.Client], who: str):
+def walk_as(w: World, who: str, client: httpx.Client) -> list[str]:
+    """Every route called by ``who`` with A's ids; what went wrong, one line each."""
     problems = []
-    for label, method, path, body, case in every_call(world):
-        response = send(clients[who], method, path, body)
+    for label, method, path, body, case in every_call(w):
+        response = send(client, method, path, body)
         status = response.status_code
         if case.kind == "write" and status not in REFUSED and not (status == 200 and case.check):
             problems.append(f"{label}: {who} was not refused ({status}) {response.text[:300]}")
@@ -643,12 +643,28 @@ def test_other_users_get_nothing_of_a(world: World, clients: dict[str, httpx.Cli
             problems.append(f"{label}: a plain user got {status} from the admin API")
         if case.check is not None and status == 200 and not case.check(response):
             problems.append(f"{label}: {who}'s call took effect: {response.text[:300]}")
-        if found := leaked(world, path, body, response):
+        if found := leaked(w, path, body, response):
             problems.append(f"{label}: {who} saw {found}: {response.text[:300]}")
-    assert not problems, "\n".join(problems)
+    return problems
 
 
-def test_nothing_of_a_changed(server: ServerProcess, world: World, clients: dict[str, httpx.Client]):
+@pytest.fixture(scope="module")
+def walked(world: World, clients: dict[str, httpx.Client]) -> dict[str, list[str]]:
+    """The walk as B and as C, done once whichever test asks first: the tests that read its outcome, or what it
+    left of A's, never depend on the order they run in (each passes alone)."""
+    return {who: walk_as(world, who, clients[who]) for who in ("b", "c")}
+
+
+@pytest.mark.parametrize("who", ["b", "c"], ids=["user-same-org", "admin-other-org"])
+def test_other_users_get_nothing_of_a(walked: dict[str, list[str]], who: str):
+    assert not walked[who], "\n".join(walked[who])
+
+
+def test_nothing_of_a_changed(
+    server: ServerProcess, world: World, clients: dict[str, httpx.Client], walked: dict[str, list[str]]
+):
+    """After B and C called every route with A's ids (the ``walked`` fixture), all of A's is as A left it."""
+    assert set(walked) == {"b", "c"}
     a = clients["a"]
     task = data(call(a, "tasks.get_by_id", {"task": world.task}))["task"]
     assert task["name"] == world.markers[1] and task["status"] == "created" and task["comment"] == ""

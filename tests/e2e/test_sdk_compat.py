@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.api import call, data
+from tests.support.clients import client_for
 from tests.support.sdk import last_line_value, run_sdk
 from tests.support.server import ServerProcess
 
@@ -54,6 +56,14 @@ published = OutputModel(task=task, name="published model")
 published.update_weights(weights_filename="weights.bin")  # uploads in the background (the default)
 published.publish()  # at once, before the upload is done
 out["published"] = published.id
+# Debug images: three iterations of one series, and a second series at the last one.
+import numpy as np
+for iteration in range(3):
+    image = np.full((8, 8, 3), 60 * iteration, dtype=np.uint8)
+    task.get_logger().report_image("samples", "digit", iteration=iteration, image=image)
+task.get_logger().report_image("samples", "other", iteration=2, image=np.zeros((4, 4, 3), dtype=np.uint8))
+task.flush(wait_for_uploads=True)
+out["trainer"] = task.id
 task.close()
 
 for name in ("keep", "drop"):
@@ -214,3 +224,21 @@ def test_trigger_scheduler_fires_only_for_tasks_finished_after_it_started(alice:
     tasks = json.loads((tmp_path / "trigger" / "trigger.json").read_text())
     fired = json.loads(last_line_value(run_sdk(FIRED, alice, tmp_path / "fired", tag).stdout, "FIRED"))
     assert fired == [tasks["after"]]
+
+
+def test_debug_images_reported_by_the_sdk_are_listed_and_served(sdk, server: ServerProcess, alice: dict[str, str]):
+    """``report_image``: the image goes to the file server, its event to events.debug_images, newest first."""
+    task_id = sdk["setup"]["trainer"]
+    with client_for(server, alice) as client:
+        body = {"metrics": [{"task": task_id, "metric": "samples"}], "iters": 2}
+        (metric,) = data(call(client, "events.debug_images", body))["metrics"]
+        assert (metric["task"], metric["metric"]) == (task_id, "samples")
+        shown = {it["iter"]: sorted(e["variant"] for e in it["events"]) for it in metric["iterations"]}
+        assert list(shown) == [2, 1] and shown == {2: ["digit", "other"], 1: ["digit"]}
+        for event in (e for it in metric["iterations"] for e in it["events"]):
+            assert (event["task"], event["metric"], event["type"]) == (task_id, "samples", "training_debug_image")
+            assert event["url"].startswith(f"{server.url}/files/"), event
+            image = client.get(event["url"])
+            assert image.status_code == 200 and image.content[:3] == b"\xff\xd8\xff", event["url"]  # a JPEG
+        everything = data(call(client, "events.debug_images", {**body, "iters": 10}))["metrics"][0]["iterations"]
+        assert [it["iter"] for it in everything] == [2, 1, 0]

@@ -9,7 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.clients import token_for
+from tests.e2e.api import call, data, error
+from tests.support.clients import client_for, token_for
 from tests.support.sdk import last_line_value, run_sdk
 from tests.support.server import ServerProcess
 
@@ -46,8 +47,8 @@ project, task_id, model_id, dataset_id = sys.argv[1:5]
 def attempt(action):
     try:
         return action()
-    except Exception as exc:  # the SDK raises on a task it cannot see
-        return "refused: " + type(exc).__name__
+    except Exception as exc:  # recorded whole: the test tells a refusal from any other failure
+        return {"raised": type(exc).__name__, "message": str(exc)}
 
 
 found = {
@@ -84,8 +85,26 @@ def download(server: ServerProcess, creds: dict[str, str], url: str) -> httpx.Re
 def test_a_second_user_finds_nothing(server: ServerProcess, produced: dict[str, str], tmp_path: Path):
     other = server.user(f"other-{uuid.uuid4().hex[:6]}")
     found = look(server, other, produced, tmp_path)
-    # The SDK raises for an id it cannot read, and for a project name it cannot find (ValueError).
-    assert all(value == [] or str(value).startswith("refused") for value in found.values()), found
+    # An id the user cannot read is the SDK's "could not be found"; a project name it cannot see finds nothing (the
+    # SDK says so in a ValueError for models). Any other failure (a 500, a dropped connection) is not privacy.
+    not_found = {"raised": "ValueError", "message": 'Task ID "{}" could not be found'}
+    assert found == {
+        "get_task": {**not_found, "message": not_found["message"].format(produced["task"])},
+        "get_tasks": [],
+        "query_models": {
+            "raised": "ValueError",
+            "message": f"No projects found when searching for `{produced['project']}`",
+        },
+        "list_datasets": [],
+        "dataset_get": {**not_found, "message": not_found["message"].format(produced["dataset"])},
+    }
+    # The answers the SDK turned into those: the invalid-id error and empty lists, never a server error.
+    with client_for(server, other) as raw:
+        for task_id in (produced["task"], produced["dataset"]):
+            assert error(call(raw, "tasks.get_by_id", {"task": task_id}))[:2] == (400, 101)
+        assert data(call(raw, "projects.get_all", {"name": f"^{produced['project']}$"}))["projects"] == []
+        assert data(call(raw, "models.get_all", {"id": [produced["model"]]}))["models"] == []
+        assert error(call(raw, "models.get_by_id", {"model": produced["model"]}))[:2] == (400, 201)
     response = download(server, other, produced["url"])
     assert response.status_code in (403, 404) and produced["secret"] not in response.text
 

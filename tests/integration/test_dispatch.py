@@ -12,7 +12,15 @@ import pytest
 from clearway.domain.identity import Identity
 from clearway.domain.queues import BACK, FRONT
 from clearway.domain.task_status import Status
-from clearway.errors import Forbidden, InvalidQueueId, InvalidTaskStatus, QueueNotEmpty, TaskNotQueued
+from clearway.errors import (
+    Forbidden,
+    InvalidProjectId,
+    InvalidQueueId,
+    InvalidTaskId,
+    InvalidTaskStatus,
+    QueueNotEmpty,
+    TaskNotQueued,
+)
 from clearway.services import Services
 
 
@@ -169,14 +177,15 @@ def test_agents_see_queued_tasks_and_their_projects_but_nothing_else(services: S
     hidden = new_task(services, alice, project=project)
     sent = new_task(services, alice, project=project)
     other_project = services.projects.create(alice, {"name": f"other-{uuid.uuid4().hex[:6]}"})["id"]
-    with pytest.raises(Exception, match="task"):
+    with pytest.raises(InvalidTaskId):
         services.tasks.get(agent, sent)
     services.dispatch.enqueue(alice, sent, queue)
     assert services.tasks.get(agent, sent)["id"] == sent
     assert services.projects.get(agent, project)["id"] == project
-    for forbidden in (lambda: services.tasks.get(agent, hidden), lambda: services.projects.get(agent, other_project)):
-        with pytest.raises(Exception, match="[Ii]nvalid"):
-            forbidden()
+    with pytest.raises(InvalidTaskId):
+        services.tasks.get(agent, hidden)
+    with pytest.raises(InvalidProjectId):
+        services.projects.get(agent, other_project)
 
 
 @pytest.mark.parametrize("agents,tasks", [(50, 1000)])

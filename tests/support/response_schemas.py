@@ -26,6 +26,7 @@ from jsonschema.exceptions import ValidationError
 Version = tuple[int, ...]
 _PACKAGES = ("clearml_agent.backend_api.services", "clearml.backend_api.services")
 _INDEX = re.compile(r"\[\d+\]")
+_DEFINITION_REF = re.compile(r'"\$ref":"#/definitions/([^"]+)"')
 
 
 def _version(text: str) -> Version:
@@ -46,9 +47,34 @@ def _schemas() -> dict[Version, dict[str, dict[str, Any]]]:
             path = [str(Path(p) / version_module.name) for p in package.__path__]
             for service in pkgutil.iter_modules(path):
                 module = importlib.import_module(f"{package_name}.{version_module.name}.{service.name}")
+                models = _data_models(module)
                 for request, response in getattr(module, "response_mapping", {}).items():
-                    table[f"{request._service}.{request._action}"] = response._schema
+                    table[f"{request._service}.{request._action}"] = _with_definitions(response._schema, models)
     return out
+
+
+def _data_models(module: Any) -> dict[str, dict[str, Any]]:
+    """The module's data-model schemas by the name a ``$ref`` gives them (``DebugImagesResponseTaskMetrics`` is
+    ``#/definitions/debug_images_response_task_metrics``)."""
+    return {
+        re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower(): value._schema
+        for name, value in vars(module).items()
+        if isinstance(value, type) and isinstance(getattr(value, "_schema", None), dict)
+    }
+
+
+def _with_definitions(schema: dict[str, Any], models: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Some response schemas refer to definitions they do not carry (``events.debug_images`` from v2.20 on: the
+    SDK builds that answer from its data-model class, never validating it): those are added from the module's data
+    models, so that no reference points nowhere."""
+    definitions = dict(schema.get("definitions") or {})
+    pending = _DEFINITION_REF.findall(orjson.dumps(schema).decode())
+    while pending:
+        name = pending.pop()
+        if name not in definitions and name in models:
+            definitions[name] = models[name]
+            pending += _DEFINITION_REF.findall(orjson.dumps(models[name]).decode())
+    return {**schema, "definitions": definitions} if definitions else schema
 
 
 def schema_for(endpoint: str, requested: str) -> tuple[Version, dict[str, Any]] | None:
