@@ -19,6 +19,8 @@ from clearway.clearml_api.registry import collect
 from clearway.clearml_api.router import ClearmlApi
 from clearway.clearml_api.services import ALL as CLEARML_SERVICES
 from clearway.files_api.routes import FileServer
+from clearway.gateway import authenticates_itself
+from clearway.gateway.routes import GatewayApi
 from clearway.notify import PREFIX as EVENTS_PREFIX
 from clearway.ops import metrics
 from clearway.ops.exposition import PATH as METRICS_PATH
@@ -67,14 +69,18 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     services = services or Services.build(settings)
     clearml = ClearmlApi(services, collect(CLEARML_SERVICES))
     files = FileServer(services)
+    gateway = GatewayApi(services)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         services.watchdog.start(settings.watchdog_interval_sec)
         services.notifier.start()
+        services.gateway.log.start()
         try:
             yield
         finally:
+            await gateway.close()
+            services.gateway.log.stop()
             services.notifier.stop()
             services.watchdog.stop()
             metrics.process_ended()
@@ -82,14 +88,23 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     admin = Mount(ADMIN_PREFIX, app=_BuiltOnFirstCall(lambda: _admin_api(services)))
     # Before the ClearML routes, whose /{version}/{name} would take /events/stream.
     events = Mount(EVENTS_PREFIX, app=_BuiltOnFirstCall(lambda: _events_api(services)))
-    routes = [Route("/health", health), metrics_route(services), admin, events, *files.routes(), *clearml.routes()]
+    routes = [
+        Route("/health", health),
+        metrics_route(services),
+        admin,
+        events,
+        *files.routes(),
+        *gateway.routes(),
+        *clearml.routes(),
+    ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.services = services
     app.add_middleware(
         IdentityMiddleware,
         auth=services.auth,
         addresses=ClientAddress(settings.trusted_proxies),
-        is_public=lambda path: path in PUBLIC_PATHS or clearml.is_public(path),
+        # The gateway's routes identify their callers themselves (gateway tokens, Snap4City's token in the body).
+        is_public=lambda path: path in PUBLIC_PATHS or clearml.is_public(path) or authenticates_itself(path),
         refusal=lambda path, exc: clearml.refusal(path, exc) if clearml.handles(path) else problem(exc),
     )
     app.add_middleware(Telemetry, endpoint_of=_endpoint_labels(clearml, routes), access_log=settings.access_log)

@@ -14,6 +14,7 @@ from clearway.store.sql.blobs import SqlBlobRecordStore
 from clearway.store.sql.database import Database
 from clearway.store.sql.documents import SqlDocumentStore
 from clearway.store.sql.events import SqlEventStore
+from clearway.store.sql.gateway import SqlGatewayStore
 from clearway.store.sql.identity import SqlIdentityStore
 from clearway.store.sql.outbox import SqlOutboxStore
 from clearway.store.sql.queues import SqlQueueEntryStore
@@ -69,6 +70,7 @@ class SqlStores(Stores):
         self.audit = SqlAuditStore(db)
         self.outbox = SqlOutboxStore(db)
         self.subscriptions = SqlSubscriptionStore(db)
+        self.gateway = SqlGatewayStore(db)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:

@@ -1,0 +1,47 @@
+"""Who calls the gateway: a gateway token (counted against its rate limit), a Clearway API token from
+``auth.login``, or an OIDC access token of the configured issuer; from the Authorization header, or on Snap4City's
+routes from the body's ``access_token``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from clearway.domain.gateway.tokens import is_gateway_token
+from clearway.domain.identity import Identity
+from clearway.errors import MalformedCredentials, MissingCredentials
+from clearway.services import Services
+from clearway.store.base import Doc
+
+
+@dataclass(frozen=True)
+class Caller:
+    identity: Identity
+    token: Doc | None  # the gateway token's record, when it called with one
+
+
+def bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise MalformedCredentials("Expected a Bearer token")
+    return value.strip()
+
+
+async def identify(services: Services, token: str | None, client_ip: str) -> Caller:
+    if not token or not isinstance(token, str):
+        raise MissingCredentials()
+    return await run_in_threadpool(_identify, services, token, client_ip)
+
+
+def _identify(services: Services, token: str, client_ip: str) -> Caller:
+    if is_gateway_token(token):
+        record = services.gateway.tokens.verify(token)
+        identity = services.auth.identify_user(record["user_id"], client_ip)
+        services.gateway.tokens.count_call(record)
+        return Caller(identity, record)
+    return Caller(services.auth.identify(f"Bearer {token}", client_ip), None)
