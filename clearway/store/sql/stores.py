@@ -17,6 +17,7 @@ from clearway.store.sql.events import SqlEventStore
 from clearway.store.sql.identity import SqlIdentityStore
 from clearway.store.sql.outbox import SqlOutboxStore
 from clearway.store.sql.queues import SqlQueueEntryStore
+from clearway.store.sql.scheduler import SqlSchedulerStore
 from clearway.store.sql.schema import models, projects, queues, tasks
 from clearway.store.sql.sharing import SqlSharingStore
 from clearway.store.sql.sliding_counters import SqlSlidingCounters
@@ -49,6 +50,7 @@ class SqlStores(Stores):
         self.events = SqlEventStore(db)
         self.queues = SqlDocumentStore(db, queues)
         self.queue_entries = SqlQueueEntryStore(db)
+        self.scheduler = SqlSchedulerStore(db)
         self.workers = SqlWorkerStore(db)
         self.sweep = SqlSweepStore(db)
         self.sliding_counters = SqlSlidingCounters(db)
