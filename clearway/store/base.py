@@ -281,10 +281,17 @@ class QueueEntryStore(ABC):
         """The queue's first ``limit`` entries in queue order, with their owners, needs and reasons."""
 
     @abstractmethod
-    def set_reason(self, queue_id: str, reason: str | None, *, owner: str | None = None,
-                   tasks: Iterable[str] | None = None, limit: int = 100) -> list[str]:
+    def set_reason(
+        self,
+        queue_id: str,
+        reason: str | None,
+        *,
+        owner: str | None = None,
+        tasks: Iterable[str] | None = None,
+        limit: int = 100,
+    ) -> list[str]:
         """Note why entries of the queue wait (of ``owner``, or the ``tasks``); only entries whose reason changes,
-        at most ``limit`` of them; their task ids."""  # fmt: skip
+        at most ``limit`` of them; their task ids."""
 
     @abstractmethod
     def never_fitting(self, queue_id: str, capacities: list[Capacity], limit: int) -> list[QueueEntry]:

@@ -45,8 +45,8 @@ class Scheduling:
 
     def quotas(self, identity: Identity) -> list[Doc]:
         org = _admin(identity).org_id
-        return [{**q, "subject_name": self._name(org, q["subject_type"], q["subject_id"])} for q in
-                self.stores.scheduler.quotas(org)]  # fmt: skip
+        found = self.stores.scheduler.quotas(org)
+        return [{**q, "subject_name": self._name(org, q["subject_type"], q["subject_id"])} for q in found]
 
     def set_quota(
         self,

@@ -120,8 +120,8 @@ class Scheduler:
                     self._note(org, queue_id, owner, reason)
                     continue
                 left = ledger.gpus_left(owner)
-                pick = Pick(capacity, owner, max_gpus={} if left is None else {owner: left},
-                            by_priority=policy.allow_priority)  # fmt: skip
+                limits = {} if left is None else {owner: left}
+                pick = Pick(capacity, owner, max_gpus=limits, by_priority=policy.allow_priority)
                 outcome = self._claim(identity, queue_id, pick, ledger, now)
                 if not isinstance(outcome, str):
                     return outcome
