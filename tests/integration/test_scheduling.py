@@ -113,9 +113,7 @@ def test_gpu_memory_and_machine_memory_must_fit(services: Services, agent, user,
     assert take(services, agent, queue, large) == ram
 
 
-def test_a_worker_without_a_recent_report_gets_only_tasks_that_declare_nothing(
-    services: Services, agent, user, queue
-):
+def test_a_worker_without_a_recent_report_gets_only_tasks_that_declare_nothing(services: Services, agent, user, queue):
     alice = user()
     (gpu,) = enqueue(services, alice, queue, gpus=1)
     (plain,) = enqueue(services, alice, queue)
@@ -170,9 +168,7 @@ def test_a_task_no_live_worker_could_run_is_flagged_and_announced_once(services:
     assert kinds == ["task.unschedulable"]
 
 
-def test_fair_share_starts_the_small_users_tasks_within_the_first_dispatches(
-    services: Services, agent, user, queue
-):
+def test_fair_share_starts_the_small_users_tasks_within_the_first_dispatches(services: Services, agent, user, queue):
     big, small = user(), user()
     enqueue(services, big, queue, 100)
     small_tasks = set(enqueue(services, small, queue, 5))

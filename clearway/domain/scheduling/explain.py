@@ -99,6 +99,8 @@ def _why(
         return f"cannot be scheduled: no live worker serving this queue has {needs.describe()}", False
     if quota is not None:
         return quota, False
+    if not totals:
+        return "no live worker serves this queue", False
     if not any(c.fits(needs) for c in free):
         return f"no fitting worker free now (needs {needs.describe()})", True
     if ahead == 0:
