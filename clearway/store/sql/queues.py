@@ -140,8 +140,13 @@ class SqlQueueEntryStore(QueueEntryStore):
             stmt = stmt.where(_e.owner_id == owner)
         if tasks is not None:
             stmt = stmt.where(_e.task.in_(list(tasks)))
+        stmt = stmt.order_by(*_ORDER).limit(limit)
+        if not self.db.is_sqlite:
+            # Entries other agents hold while they wait on this owner's quota rows are left alone (waiting for
+            # them here would deadlock); their reason is noted by a later take.
+            stmt = stmt.with_for_update(skip_locked=True)
         with self.db.transaction() as conn:
-            ids = list(conn.execute(stmt.order_by(*_ORDER).limit(limit)).scalars())
+            ids = list(conn.execute(stmt).scalars())
             if ids:
                 conn.execute(update(queue_entries).where(_e.task.in_(ids)).values(reason=reason))
         return ids
