@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, tuple_, update
+from sqlalchemy import delete, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -120,13 +120,10 @@ class SqlSchedulerStore(SchedulerStore):
         return dict(out)
 
     def grant(self, org_id: str, task_id: str, owner_id: str, queue_id: str, gpus: int, at: datetime) -> None:
+        values = {"org_id": org_id, "owner_id": owner_id, "queue": queue_id, "gpus": gpus, "started": at, "ended": None}
+        stmt = self._insert(dispatch_grants).values(task=task_id, **values)
         with self.db.transaction() as conn:
-            conn.execute(delete(dispatch_grants).where(_g.task == task_id))
-            conn.execute(
-                insert(dispatch_grants).values(
-                    task=task_id, org_id=org_id, owner_id=owner_id, queue=queue_id, gpus=gpus, started=at, ended=None
-                )
-            )
+            conn.execute(stmt.on_conflict_do_update(index_elements=["task"], set_=values))
 
     def settle(self, org_id: str, now: datetime, half_life_sec: float) -> int:
         t, e = tasks.c, queue_entries.c
@@ -139,18 +136,23 @@ class SqlSchedulerStore(SchedulerStore):
                 or_(t.id.is_(None), t.status.not_in(_RUNNING), e.task.is_not(None)),
             )
         )
-        with self.db.transaction() as conn:
+        with self.db.read() as conn:
             ids = list(conn.execute(ended).scalars())
-            closed: list[Any] = []
-            if ids:
-                # "ended IS NULL" again: of concurrent settlers, one closes each grant and counts its usage.
-                stmt = (
-                    update(dispatch_grants)
-                    .where(_g.task.in_(ids), _g.ended.is_(None))
-                    .values(ended=now)
-                    .returning(_g.owner_id, _g.gpus, _g.started)
-                )
-                closed = list(conn.execute(stmt))
+        if not ids:
+            return 0  # the common case: a read, no write transaction
+        with self.db.transaction() as conn:
+            if not self.db.is_sqlite:
+                # Lock them (those another settler holds are its to close), then "ended IS NULL" again: of
+                # concurrent settlers, one closes each grant and counts its usage, and none waits on another.
+                locked = ended.order_by(_g.task).with_for_update(of=dispatch_grants, skip_locked=True)
+                ids = list(conn.execute(locked).scalars())
+            stmt = (
+                update(dispatch_grants)
+                .where(_g.task.in_(ids), _g.ended.is_(None))
+                .values(ended=now)
+                .returning(_g.owner_id, _g.gpus, _g.started)
+            )
+            closed = list(conn.execute(stmt))
             used: dict[str, float] = defaultdict(float)
             for owner, gpus, started in closed:
                 if gpus:
