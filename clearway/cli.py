@@ -12,6 +12,7 @@ import typer
 from clearway.cli_admin import allowlist_app, audit_app, groups_app, shares_app
 from clearway.cli_gateway import gateway_app
 from clearway.cli_notify import notify_app
+from clearway.cli_sched import queues_app, quotas_app
 from clearway.domain.accounts import operator
 from clearway.settings import Settings
 
@@ -34,6 +35,8 @@ app.add_typer(allowlist_app, name="allowlist")
 app.add_typer(audit_app, name="audit")
 app.add_typer(notify_app, name="notify")
 app.add_typer(gateway_app, name="gateway")
+app.add_typer(queues_app, name="queues")
+app.add_typer(quotas_app, name="quotas")
 
 DEFAULT_ORG = "default"
 

@@ -24,6 +24,8 @@ from clearway.domain.impersonation import Impersonation
 from clearway.domain.models import Models
 from clearway.domain.projects import Projects
 from clearway.domain.queues import Queues
+from clearway.domain.scheduling.manage import Scheduling
+from clearway.domain.scheduling.scheduler import Scheduler, Tuning
 from clearway.domain.security_alerts import SecurityAlerts
 from clearway.domain.sharing import Sharing
 from clearway.domain.subscriptions import Subscriptions
@@ -56,6 +58,7 @@ class Services:
     allowlists: Allowlists
     queues: Queues
     dispatch: Dispatch
+    scheduling: Scheduling
     workers: Workers
     watchdog: Watchdog
     sliding_counters: SlidingCounters
@@ -71,12 +74,20 @@ class Services:
         tasks = Tasks(stores)
         audit = Audit(stores.audit)
         queues = Queues(stores)
+        scheduler = Scheduler(
+            stores,
+            Tuning(
+                report_stale_sec=settings.dispatch_report_stale_sec,
+                usage_half_life_sec=settings.dispatch_usage_half_life_sec,
+                gpu_busy_percent=settings.dispatch_gpu_busy_percent,
+            ),
+        )
         workers = Workers(stores, settings.worker_timeout_sec)
         counters = shared_counters(settings, stores)
         blobs = Blobs(stores, open_blob_store(settings), settings.max_upload_bytes)
         audit.listeners.append(SecurityAlerts(stores))
         auth = Authenticator(stores, settings, audit, Impersonation(stores), counters)
-        dispatch = Dispatch(stores, tasks, queues)
+        dispatch = Dispatch(stores, tasks, queues, scheduler)
         return cls(
             settings=settings,
             stores=stores,
@@ -92,6 +103,7 @@ class Services:
             allowlists=Allowlists(stores, audit),
             queues=queues,
             dispatch=dispatch,
+            scheduling=Scheduling(stores, scheduler, queues, audit),
             workers=workers,
             watchdog=Watchdog(
                 stores,

@@ -73,6 +73,18 @@ class Settings(BaseSettings):
         description="A running task not pinged or updated this long is marked failed; so is a task an agent took "
         "from a queue but never started.",
     )
+    dispatch_report_stale_sec: float = Field(
+        default=60.0,
+        gt=0,
+        description="A worker whose last status report is older than this counts as unknown: it gets only tasks "
+        "that declare no needs.",
+    )
+    dispatch_usage_half_life_sec: float = Field(
+        default=3600.0, gt=0, description="Fair share: GPU-seconds used count half as much after each half-life."
+    )
+    dispatch_gpu_busy_percent: float = Field(
+        default=50.0, gt=0, le=100, description="A GPU reported busier than this is not offered to waiting tasks."
+    )
     watchdog_interval_sec: float = Field(
         default=30.0, ge=0, description="How often the watchdog looks for dead workers and tasks; 0 turns it off."
     )

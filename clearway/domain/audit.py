@@ -37,6 +37,9 @@ class Action(StrEnum):
     SHARE_GRANT = "share.grant"
     SHARE_REVOKE = "share.revoke"
     ALLOWLIST_SET = "allowlist.set"
+    QUEUE_POLICY = "queue.policy"
+    QUOTA_SET = "quota.set"
+    QUOTA_REMOVE = "quota.remove"
 
 
 class Audit:

@@ -23,6 +23,8 @@ from clearway.domain.access import (
 )
 from clearway.domain.identity import Identity
 from clearway.domain.queues import Queues
+from clearway.domain.scheduling.needs import task_needs
+from clearway.domain.scheduling.scheduler import Scheduler
 from clearway.domain.task_status import Status, apply_status, check_transition
 from clearway.domain.tasks import Tasks
 from clearway.errors import Forbidden, InvalidTaskId, QueueNotEmpty, ValidationFailed
@@ -33,14 +35,14 @@ STOPPING = "stopping"  # in status_message of a running task: the agent (or the 
 DEVELOPMENT_TAG = "development"
 # Where a dequeued task goes back to: the status it was enqueued from, when it is one of these.
 _RESTORABLE = frozenset({Status.CREATED, Status.STOPPED, Status.FAILED, Status.COMPLETED, Status.CLOSED})
-_MAX_STALE_ENTRIES = 100  # entries skipped by one take before giving up (entries of tasks no longer queued)
 
 
 class Dispatch:
-    def __init__(self, stores: Stores, tasks: Tasks, queues: Queues) -> None:
+    def __init__(self, stores: Stores, tasks: Tasks, queues: Queues, scheduler: Scheduler) -> None:
         self.stores = stores
         self.tasks = tasks
         self.queues = queues
+        self.scheduler = scheduler
 
     def enqueue(
         self,
@@ -82,8 +84,10 @@ class Dispatch:
                 queue = self.queues.default(identity)
             if not may_use_queue(identity, queue):
                 raise Forbidden(f"You may not enqueue into queue {queue['name']!r}")
-            self.tasks.get(identity, task_id)  # an unknown task is refused before its entry is written
-            entry, moved_from = self.stores.queue_entries.push(queue["id"], task_id, utcnow())
+            # An unknown task, or one declaring needs that make no sense, is refused before its entry is written.
+            doc = self.tasks.get(identity, task_id)
+            needs = task_needs(doc, self.scheduler.policy(queue["id"]).defaults)
+            entry, moved_from = self.stores.queue_entries.push(queue["id"], task_id, utcnow(), doc["user"], needs)
             # Only whoever may change the task as its owner, a writer of its project or an admin sends it to a
             # queue: an agent may not send a user's task to itself and so come to hold it.
             task = self.tasks.mutate(identity, task_id, mutate, scope=enqueue_scope(identity))
@@ -130,27 +134,17 @@ class Dispatch:
             return 0
         return int(self.dequeue(identity, task_id)["dequeued"])
 
-    def take(self, identity: Identity, queue_id: str) -> tuple[QueueEntry, Doc] | None:
-        """The next waiting task of the queue, for an agent: taken atomically, so that concurrent agents never
-        get the same task. The task stays ``queued`` until the agent reports it started (as ClearML's agent
-        expects); the watchdog fails it if that never happens. None when the queue is empty."""
+    def take(self, identity: Identity, queue_id: str, worker_id: str | None = None) -> tuple[QueueEntry, Doc] | None:
+        """The next waiting task of the queue that fits the calling worker (by its last status report) and its
+        owner's quotas, in the queue's policy order (see clearway/domain/scheduling): taken atomically, so that
+        concurrent agents never get the same task. The task stays ``queued`` until the agent reports it started
+        (as ClearML's agent expects); the watchdog fails it if that never happens. None when nothing fits."""
         if not may_take_tasks(identity):
             raise Forbidden("Only agent credentials take tasks from queues")
         self.queues.find(identity, queue_id)
         if not self.stores.queue_entries.counts([queue_id])[queue_id]:
             return None  # the common case (idle agents polling) needs no write transaction
-        scope = system_scope(identity.org_id)  # whoever enqueued it, a task in the queue is the agent's to take
-        for _ in range(_MAX_STALE_ENTRIES):
-            with self.stores.transaction():
-                entry = self.stores.queue_entries.pop(queue_id)
-                if entry is None:
-                    return None
-                task = self.stores.tasks.update(scope, entry.task, _touch_if_queued)
-                self._record(entry.queue)
-                if task is not None and task["status"] == Status.QUEUED:
-                    self.stores.tasks.hold(entry.task, identity.user_id, utcnow())
-                    return entry, task
-        return None
+        return self.scheduler.take(identity, queue_id, worker_id)
 
     def stop(
         self,
@@ -225,10 +219,6 @@ class Dispatch:
         at = utcnow()
         for queue_id in {q for q in queue_ids if q is not None}:
             self.stores.queue_entries.record_metrics(queue_id, at)
-
-
-def _touch_if_queued(doc: Doc) -> Doc:
-    return {**doc, "last_update": now_iso()} if doc.get("status") == Status.QUEUED else doc
 
 
 def _status(value: str) -> Status:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -16,6 +16,7 @@ from typing import Any
 from clearway.domain.access import Scope
 from clearway.domain.identity import Identity
 from clearway.domain.query import ListQuery
+from clearway.domain.scheduling.needs import Capacity, Needs
 
 Doc = dict[str, Any]
 Mutation = Callable[[Doc], Doc]
@@ -234,6 +235,22 @@ class QueueEntry:
     queue: str
     task: str
     added: datetime
+    owner: str | None = None
+    needs: Needs = Needs()
+    reason: str | None = None  # why the scheduler last said it waits
+
+
+@dataclass(frozen=True)
+class Pick:
+    """Which entry :meth:`QueueEntryStore.candidate` looks for: the first, in queue order (by priority first when
+    ``by_priority``), that fits ``capacity``, of ``owner`` when given, of no owner in ``excluded``, and needing
+    no more GPUs than ``max_gpus`` gives its owner."""
+
+    capacity: Capacity
+    owner: str | None = None
+    excluded: frozenset[str] = frozenset()
+    max_gpus: dict[str, int] = field(default_factory=dict)
+    by_priority: bool = False
 
 
 class QueueEntryStore(ABC):
@@ -243,13 +260,42 @@ class QueueEntryStore(ABC):
     """
 
     @abstractmethod
-    def push(self, queue_id: str, task_id: str, at: datetime) -> tuple[QueueEntry, str | None]:
+    def push(
+        self, queue_id: str, task_id: str, at: datetime, owner_id: str, needs: Needs
+    ) -> tuple[QueueEntry, str | None]:
         """Append the task to the queue, taking it out of any queue it was waiting in (whose id is returned)."""
 
     @abstractmethod
-    def pop(self, queue_id: str) -> QueueEntry | None:
-        """Take the first entry: concurrent callers never get the same entry. None when there is none to take
-        (on PostgreSQL also when every entry is being taken by someone else at that moment)."""
+    def candidate(self, queue_id: str, pick: Pick) -> QueueEntry | None:
+        """The first entry ``pick`` describes, locked for the current transaction: concurrent callers never get
+        the same entry (on PostgreSQL, entries locked by another transaction are skipped). The caller removes it
+        to take it."""
+
+    @abstractmethod
+    def waiting_owners(self, queue_id: str) -> list[tuple[str, int]]:
+        """The owners with entries in the queue, each with the position of their first entry (without reading
+        every entry)."""
+
+    @abstractmethod
+    def waiting(self, queue_id: str, limit: int) -> list[QueueEntry]:
+        """The queue's first ``limit`` entries in queue order, with their owners, needs and reasons."""
+
+    @abstractmethod
+    def set_reason(
+        self,
+        queue_id: str,
+        reason: str | None,
+        *,
+        owner: str | None = None,
+        tasks: Iterable[str] | None = None,
+        limit: int = 100,
+    ) -> list[str]:
+        """Note why entries of the queue wait (of ``owner``, or the ``tasks``); only entries whose reason changes,
+        at most ``limit`` of them; their task ids."""
+
+    @abstractmethod
+    def never_fitting(self, queue_id: str, capacities: list[Capacity], limit: int) -> list[QueueEntry]:
+        """Entries that declare needs, fit none of ``capacities`` and are not yet noted as unschedulable."""
 
     @abstractmethod
     def remove(self, task_id: str) -> QueueEntry | None:
@@ -692,6 +738,54 @@ class GatewayStore(ABC):
     def prune_log(self, before: datetime) -> int: ...
 
 
+class SchedulerStore(ABC):
+    """Queue policies, quotas, and what dispatched tasks hold and have used (see clearway/domain/scheduling)."""
+
+    @abstractmethod
+    def policy(self, queue_id: str) -> Doc | None:
+        """``{policy, allow_priority, gpus, gpu_memory_gb, memory_gb}`` of the queue; None when never set."""
+
+    @abstractmethod
+    def set_policy(self, org_id: str, queue_id: str, doc: Doc) -> None: ...
+
+    @abstractmethod
+    def quotas(self, org_id: str) -> list[Doc]:
+        """Every ``{subject_type, subject_id, max_running, max_gpus, weight}`` of the organisation."""
+
+    @abstractmethod
+    def set_quota(self, org_id: str, subject_type: str, subject_id: str, doc: Doc | None) -> None:
+        """Set (or with None remove) a user's or group's quota and weight."""
+
+    @abstractmethod
+    def lock_quotas(self, org_id: str, subjects: list[tuple[str, str]]) -> None:
+        """Lock these quota rows until the transaction ends (taking a task for their users waits on it)."""
+
+    @abstractmethod
+    def groups_of(self, org_id: str, user_ids: Iterable[str]) -> dict[str, list[str]]:
+        """The groups each user is in."""
+
+    @abstractmethod
+    def held(self, org_id: str) -> dict[str, tuple[int, int]]:
+        """Per owner, the tasks dispatched and not yet ended, and the GPUs they hold."""
+
+    @abstractmethod
+    def usage(self, org_id: str, now: datetime, half_life_sec: float) -> dict[str, float]:
+        """Per owner, recent GPU-seconds: ended tasks' decayed usage plus what running tasks used so far."""
+
+    @abstractmethod
+    def grant(self, org_id: str, task_id: str, owner_id: str, queue_id: str, gpus: int, at: datetime) -> None:
+        """Note a task handed to a worker (replacing any earlier grant of it)."""
+
+    @abstractmethod
+    def settle(self, org_id: str, now: datetime, half_life_sec: float) -> int:
+        """Close the grants of tasks that ended (no longer queued or running, re-enqueued, or deleted), fold them
+        into their owners' usage, and forget closed grants older than a few half-lives; how many were closed."""
+
+    @abstractmethod
+    def mean_run_sec(self, queue_id: str, limit: int = 100) -> float | None:
+        """The mean run time of the queue's recently ended grants."""
+
+
 class Stores(ABC):
     """Every store of one database, and the transaction that spans them."""
 
@@ -701,6 +795,7 @@ class Stores(ABC):
     events: EventStore
     queues: DocumentStore
     queue_entries: QueueEntryStore
+    scheduler: SchedulerStore
     workers: WorkerStore
     sweep: SweepStore
     sliding_counters: SlidingCounters

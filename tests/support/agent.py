@@ -40,6 +40,7 @@ class AgentProcess:
     queue: str
     worker: str
     use_owner_token: bool = True
+    execute: str | None = None  # run just this task (``clearml-agent execute --id``) instead of serving the queue
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -70,7 +71,9 @@ class AgentProcess:
         }
         agent = Path(sys.executable).parent / "clearml-agent"
         command = [str(agent), "daemon", "--queue", self.queue, "--foreground", "--cpu-only"]
-        if self.use_owner_token:
+        if self.execute is not None:
+            command = [str(agent), "execute", "--id", self.execute, "--cpu-only"]
+        elif self.use_owner_token:
             command.append("--use-owner-token")
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(

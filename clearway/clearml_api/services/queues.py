@@ -14,6 +14,7 @@ from clearway.ops import metrics
 from clearway.timeutil import iso, utcnow
 
 service = Service("queues")
+WORKER_HEADER = "X-ClearML-Worker"
 
 
 class CreateRequest(Request):
@@ -139,8 +140,9 @@ _move_endpoint("move_task_to_back", lambda _count: BACK)
 
 @service.endpoint("get_next_task", NextTaskRequest)
 def get_next_task(call: Call, req: NextTaskRequest) -> dict[str, Any]:
-    """The next waiting task, taken for the calling agent; ``{}`` when the queue is empty."""
-    taken = call.services.dispatch.take(call.me, req.queue)
+    """The next waiting task that fits the calling agent's worker (named by the ``X-ClearML-Worker`` header every
+    clearml session sends), taken for it; ``{}`` when nothing waiting fits."""
+    taken = call.services.dispatch.take(call.me, req.queue, call.http.headers.get(WORKER_HEADER) or None)
     if taken is None:
         return {}
     entry, task = taken

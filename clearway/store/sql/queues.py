@@ -1,4 +1,4 @@
-"""Queue entries and queue metrics in SQL: taking the next task is one ``DELETE ... RETURNING`` of the first row."""
+"""Queue entries and queue metrics in SQL: taking the next task locks the first fitting row, then deletes it."""
 
 from __future__ import annotations
 
@@ -6,9 +6,24 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, delete, func, insert, literal, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    and_,
+    delete,
+    false,
+    func,
+    insert,
+    literal,
+    not_,
+    or_,
+    select,
+    text,
+    update,
+)
 
-from clearway.store.base import Doc, QueueEntry, QueueEntryStore
+from clearway.domain.scheduling.needs import UNSCHEDULABLE, Capacity, Needs
+from clearway.store.base import Doc, Pick, QueueEntry, QueueEntryStore
 from clearway.store.sql.database import Database
 from clearway.store.sql.schema import Timestamp, queue_entries, queue_metrics
 
@@ -25,28 +40,124 @@ def _entry(row: Row[Any]) -> QueueEntry:
     return QueueEntry(queue=row.queue, task=row.task, added=as_utc(row.added))
 
 
+_DETAIL = (_e.task, _e.queue, _e.added, _e.owner_id, _e.gpus, _e.gpu_memory_gb, _e.memory_gb, _e.rank, _e.reason)
+
+
+def _detailed(row: Row[Any]) -> QueueEntry:
+    needs = Needs(row.gpus, row.gpu_memory_gb, row.memory_gb, -row.rank)
+    return QueueEntry(row.queue, row.task, as_utc(row.added), row.owner_id, needs, row.reason)
+
+
+def _fits(capacity: Capacity) -> ColumnElement[bool]:
+    """The entries a worker with this capacity can run (see Capacity.fits, the same rule in Python)."""
+    if not capacity.known:
+        return and_(_e.gpus == 0, _e.gpu_memory_gb == 0, _e.memory_gb == 0)
+    memory = _e.memory_gb == 0 if capacity.memory_gb is None else _e.memory_gb <= capacity.memory_gb
+    # The k-th largest free GPU memory bounds what a task needing k GPUs may ask of each of them.
+    gpus = or_(
+        _e.gpus == 0,
+        *(and_(_e.gpus == k, _e.gpu_memory_gb <= free) for k, free in enumerate(capacity.gpu_memory_gb, start=1)),
+    )
+    return and_(memory, gpus)
+
+
 class SqlQueueEntryStore(QueueEntryStore):
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def push(self, queue_id: str, task_id: str, at: datetime) -> tuple[QueueEntry, str | None]:
+    def push(
+        self, queue_id: str, task_id: str, at: datetime, owner_id: str, needs: Needs
+    ) -> tuple[QueueEntry, str | None]:
         with self.db.transaction() as conn:
             previous = conn.execute(delete(queue_entries).where(_e.task == task_id).returning(_e.queue)).scalar()
             last = conn.execute(select(func.max(_e.position)).where(_e.queue == queue_id)).scalar()
             position = 0 if last is None else last + 1
-            conn.execute(insert(queue_entries).values(task=task_id, queue=queue_id, position=position, added=at))
-        return QueueEntry(queue=queue_id, task=task_id, added=at), previous
+            conn.execute(
+                insert(queue_entries).values(
+                    task=task_id,
+                    queue=queue_id,
+                    position=position,
+                    added=at,
+                    owner_id=owner_id,
+                    gpus=needs.gpus,
+                    gpu_memory_gb=needs.gpu_memory_gb,
+                    memory_gb=needs.memory_gb,
+                    rank=-needs.priority,
+                )
+            )
+        return QueueEntry(queue=queue_id, task=task_id, added=at, owner=owner_id, needs=needs), previous
 
-    def pop(self, queue_id: str) -> QueueEntry | None:
-        first = select(_e.task).where(_e.queue == queue_id).order_by(*_ORDER).limit(1)
+    def candidate(self, queue_id: str, pick: Pick) -> QueueEntry | None:
+        stmt = select(*_DETAIL).where(_e.queue == queue_id, _fits(pick.capacity))
+        if pick.owner is not None:
+            stmt = stmt.where(_e.owner_id == pick.owner)
+        if pick.excluded:
+            stmt = stmt.where(_e.owner_id.not_in(sorted(pick.excluded)))
+        for owner, most in sorted(pick.max_gpus.items()):
+            if pick.owner is None or owner == pick.owner:
+                stmt = stmt.where(or_(_e.owner_id != owner, _e.gpus <= most))
+        order = (_e.rank, _e.position, _e.task) if pick.by_priority else _ORDER
+        stmt = stmt.order_by(*order).limit(1)
         if not self.db.is_sqlite:
             # PostgreSQL: skip entries another transaction is taking right now, so concurrent agents never wait
             # on each other and never get the same entry. On SQLite the single writer already serialises this.
-            first = first.with_for_update(skip_locked=True)
-        stmt = delete(queue_entries).where(_e.task == first.scalar_subquery()).returning(_e.task, _e.queue, _e.added)
+            stmt = stmt.with_for_update(skip_locked=True)
         with self.db.transaction() as conn:
             row = conn.execute(stmt).first()
-        return _entry(row) if row is not None else None
+        return _detailed(row) if row is not None else None
+
+    def waiting_owners(self, queue_id: str) -> list[tuple[str, int]]:
+        # A loose index scan (one index probe per owner) instead of reading every entry: both dialects run it.
+        stmt = text(
+            "WITH RECURSIVE o(owner) AS ("
+            " SELECT min(owner_id) FROM queue_entries WHERE queue = :q"
+            " UNION ALL"
+            " SELECT (SELECT min(e.owner_id) FROM queue_entries e WHERE e.queue = :q AND e.owner_id > o.owner)"
+            " FROM o WHERE o.owner IS NOT NULL)"
+            " SELECT o.owner, (SELECT min(e.position) FROM queue_entries e WHERE e.queue = :q AND e.owner_id = o.owner)"
+            " FROM o WHERE o.owner IS NOT NULL"
+        )
+        with self.db.read() as conn:
+            return [(owner, int(first)) for owner, first in conn.execute(stmt, {"q": queue_id})]
+
+    def waiting(self, queue_id: str, limit: int) -> list[QueueEntry]:
+        stmt = select(*_DETAIL).where(_e.queue == queue_id).order_by(*_ORDER).limit(limit)
+        with self.db.read() as conn:
+            return [_detailed(row) for row in conn.execute(stmt)]
+
+    def set_reason(
+        self,
+        queue_id: str,
+        reason: str | None,
+        *,
+        owner: str | None = None,
+        tasks: Iterable[str] | None = None,
+        limit: int = 100,
+    ) -> list[str]:
+        changed = _e.reason.is_not(None) if reason is None else or_(_e.reason.is_(None), _e.reason != reason)
+        stmt = select(_e.task).where(_e.queue == queue_id, changed)
+        if owner is not None:
+            stmt = stmt.where(_e.owner_id == owner)
+        if tasks is not None:
+            stmt = stmt.where(_e.task.in_(list(tasks)))
+        stmt = stmt.order_by(*_ORDER).limit(limit)
+        if not self.db.is_sqlite:
+            # Entries other agents hold while they wait on this owner's quota rows are left alone (waiting for
+            # them here would deadlock); their reason is noted by a later take.
+            stmt = stmt.with_for_update(skip_locked=True)
+        with self.db.transaction() as conn:
+            ids = list(conn.execute(stmt).scalars())
+            if ids:
+                conn.execute(update(queue_entries).where(_e.task.in_(ids)).values(reason=reason))
+        return ids
+
+    def never_fitting(self, queue_id: str, capacities: list[Capacity], limit: int) -> list[QueueEntry]:
+        declared = or_(_e.gpus > 0, _e.gpu_memory_gb > 0, _e.memory_gb > 0)
+        fits_one = or_(false(), *(_fits(c) for c in capacities))
+        unnoted = or_(_e.reason.is_(None), not_(_e.reason.startswith(UNSCHEDULABLE)))
+        stmt = select(*_DETAIL).where(_e.queue == queue_id, declared, not_(fits_one), unnoted)
+        with self.db.read() as conn:
+            return [_detailed(row) for row in conn.execute(stmt.order_by(*_ORDER).limit(limit))]
 
     def remove(self, task_id: str) -> QueueEntry | None:
         stmt = delete(queue_entries).where(_e.task == task_id).returning(_e.task, _e.queue, _e.added)

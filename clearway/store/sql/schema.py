@@ -207,7 +207,70 @@ queue_entries = Table(
     Column("queue", Id, ForeignKey("queues.id", ondelete="CASCADE"), nullable=False),
     Column("position", BigInteger, nullable=False),
     Column("added", Timestamp, nullable=False),
+    # What the task needs (copied from its user properties and the queue's defaults when it is enqueued), whose it
+    # is, and why it waits when the scheduler says so (see clearway/domain/scheduling).
+    Column("owner_id", Id, nullable=True),
+    Column("gpus", Integer, nullable=False, server_default="0"),
+    Column("gpu_memory_gb", Float, nullable=False, server_default="0"),
+    Column("memory_gb", Float, nullable=False, server_default="0"),
+    Column("rank", Integer, nullable=False, server_default="0"),  # minus the task's priority: ascending order
+    Column("reason", String(500), nullable=True),
     Index("ix_queue_entries_queue_position", "queue", "position"),
+    Index("ix_queue_entries_queue_owner_position", "queue", "owner_id", "position"),
+    Index("ix_queue_entries_queue_owner_rank", "queue", "owner_id", "rank", "position"),
+)
+
+# A queue's scheduling policy (``fifo`` or ``fair``), whether priorities count, and the needs of tasks that declare
+# none. A queue without a row is fair, without priorities or defaults.
+dispatch_policies = Table(
+    "dispatch_policies",
+    metadata,
+    Column("queue", Id, ForeignKey("queues.id", ondelete="CASCADE"), primary_key=True),
+    Column("org_id", Id, nullable=False),
+    Column("policy", String(8), nullable=False),
+    Column("allow_priority", Boolean, nullable=False),
+    Column("gpus", Integer, nullable=False),
+    Column("gpu_memory_gb", Float, nullable=False),
+    Column("memory_gb", Float, nullable=False),
+)
+
+# Quotas and fair-share weights of users and groups. Taking a task for a user locks the rows of the user and of
+# their groups that have one, so concurrent agents cannot both pass the same quota.
+dispatch_quotas = Table(
+    "dispatch_quotas",
+    metadata,
+    Column("org_id", Id, primary_key=True),
+    Column("subject_type", String(8), primary_key=True),  # "user" or "group"
+    Column("subject_id", Id, primary_key=True),
+    Column("max_running", Integer, nullable=True),
+    Column("max_gpus", Integer, nullable=True),
+    Column("weight", Float, nullable=False),
+)
+
+# What each dispatched task holds: open (``ended`` null) while the task is taken or running; closed when the
+# scheduler sees it ended, and then folded into its owner's decayed usage (dispatch_usage) and kept a while for
+# the mean run time that ``explain`` estimates start times with.
+dispatch_grants = Table(
+    "dispatch_grants",
+    metadata,
+    Column("task", Id, primary_key=True),
+    Column("org_id", Id, nullable=False),
+    Column("owner_id", Id, nullable=False),
+    Column("queue", Id, nullable=False),
+    Column("gpus", Integer, nullable=False),
+    Column("started", Timestamp, nullable=False),
+    Column("ended", Timestamp, nullable=True),
+    Index("ix_dispatch_grants_org_id_ended", "org_id", "ended"),
+)
+
+# Each owner's recent usage: GPU-seconds of ended tasks, halved every half-life, as of ``at``.
+dispatch_usage = Table(
+    "dispatch_usage",
+    metadata,
+    Column("org_id", Id, primary_key=True),
+    Column("owner_id", Id, primary_key=True),
+    Column("gpu_seconds", Float, nullable=False),
+    Column("at", Timestamp, nullable=False),
 )
 
 # A queue's length and mean waiting time, written whenever its entries change (for charts).

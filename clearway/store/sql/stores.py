@@ -18,6 +18,7 @@ from clearway.store.sql.gateway import SqlGatewayStore
 from clearway.store.sql.identity import SqlIdentityStore
 from clearway.store.sql.outbox import SqlOutboxStore
 from clearway.store.sql.queues import SqlQueueEntryStore
+from clearway.store.sql.scheduler import SqlSchedulerStore
 from clearway.store.sql.schema import models, projects, queues, tasks
 from clearway.store.sql.sharing import SqlSharingStore
 from clearway.store.sql.sliding_counters import SqlSlidingCounters
@@ -50,6 +51,7 @@ class SqlStores(Stores):
         self.events = SqlEventStore(db)
         self.queues = SqlDocumentStore(db, queues)
         self.queue_entries = SqlQueueEntryStore(db)
+        self.scheduler = SqlSchedulerStore(db)
         self.workers = SqlWorkerStore(db)
         self.sweep = SqlSweepStore(db)
         self.sliding_counters = SqlSlidingCounters(db)
