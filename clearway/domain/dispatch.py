@@ -142,7 +142,7 @@ class Dispatch:
         if not may_take_tasks(identity):
             raise Forbidden("Only agent credentials take tasks from queues")
         self.queues.find(identity, queue_id)
-        if not self.stores.queue_entries.counts([queue_id])[queue_id]:
+        if not self.stores.queue_entries.any_waiting(queue_id):
             return None  # the common case (idle agents polling) needs no write transaction
         return self.scheduler.take(identity, queue_id, worker_id)
 

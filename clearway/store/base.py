@@ -312,6 +312,10 @@ class QueueEntryStore(ABC):
     def counts(self, queue_ids: Iterable[str]) -> dict[str, int]: ...
 
     @abstractmethod
+    def any_waiting(self, queue_id: str) -> bool:
+        """Whether the queue has an entry (one index probe, where counting reads them all)."""
+
+    @abstractmethod
     def reorder(self, queue_id: str, task_ids: list[str]) -> None:
         """Put the queue's entries in the order of ``task_ids``, which lists every one of them."""
 

@@ -262,6 +262,32 @@ HTTP: dict[tuple[str, str], HttpCase] = {
         "write",
     ),
     ("GET", "/admin/api/audit"): (lambda w: "/admin/api/audit", lambda w: None, "read"),
+    ("GET", "/admin/api/queues/{queue_id}/policy"): (
+        lambda w: f"/admin/api/queues/{w.queue}/policy",
+        lambda w: None,
+        "read",
+    ),
+    ("PATCH", "/admin/api/queues/{queue_id}/policy"): (
+        lambda w: f"/admin/api/queues/{w.queue}/policy",
+        lambda w: {"policy": "fifo"},
+        "write",
+    ),
+    ("GET", "/admin/api/queues/{queue_id}/explain"): (
+        lambda w: f"/admin/api/queues/{w.queue}/explain",
+        lambda w: None,
+        "read",
+    ),
+    ("GET", "/admin/api/quotas"): (lambda w: "/admin/api/quotas", lambda w: None, "read"),
+    ("PUT", "/admin/api/quotas/{subject_type}/{subject_id}"): (
+        lambda w: f"/admin/api/quotas/user/{w.a_user}",
+        lambda w: {"max_running": 0},
+        "write",
+    ),
+    ("DELETE", "/admin/api/quotas/{subject_type}/{subject_id}"): (
+        lambda w: f"/admin/api/quotas/user/{w.a_user}",
+        lambda w: None,
+        "write",
+    ),
     ("GET", "/admin/api/notifications/subscriptions"): (
         lambda w: "/admin/api/notifications/subscriptions",
         lambda w: None,

@@ -209,3 +209,17 @@ def wait_until(check: Callable[[], bool], what: str, agent: AgentProcess, timeou
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}; agent log:\n{agent.tail()}")
         time.sleep(0.25)
+
+
+def test_bad_policies_and_quotas_are_refused_with_problem_bodies_and_change_nothing(cluster):
+    queue = new_queue(cluster, "strict")
+    before = admin_api(cluster, "GET", f"/queues/{queue}/policy")
+    for body in ({"policy": "lottery"}, {"gpus": -1}, {"memory_gb": "lots"}):
+        response = cluster["root"].patch(f"/admin/api/queues/{queue}/policy", json=body)
+        assert response.status_code == 400, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+    assert admin_api(cluster, "GET", f"/queues/{queue}/policy") == before
+    unknown = cluster["root"].put("/admin/api/quotas/user/nobody", json={"max_running": 1})
+    assert unknown.status_code == 404 and unknown.headers["content-type"].startswith("application/problem+json")
+    assert cluster["root"].put("/admin/api/quotas/user/x", json={"weight": 0}).status_code == 400
+    assert admin_api(cluster, "GET", "/quotas") == []

@@ -226,7 +226,8 @@ def test_a_user_over_quota_waits_and_says_why(services: Services, admin, agent, 
     assert Counter(t in alice_tasks for t in taken if t) == {True: 2, False: 2}
     assert taken[-1] is None
     waiting = [t for t in alice_tasks if t not in taken]
-    assert services.tasks.get(alice, waiting[0])["status_message"].startswith("over quota: user quota allows 2")
+    message = services.tasks.get(alice, waiting[0])["status_message"]
+    assert message == "over quota: user quota allows at most 2 running tasks; 2 are running"
     finish(services, alice, next(t for t in taken if t in alice_tasks))
     assert take(services, agent, queue, worker) in waiting
     assert set(bob_tasks) <= set(taken)

@@ -90,8 +90,10 @@ def task_needs(task: dict[str, Any], defaults: Needs | None = None) -> Needs:
         memory_gb=float(memory if memory is not None else base.memory_gb),
         priority=int(priority or 0),
     )
-    if needs.gpu_memory_gb and not needs.gpus:  # GPU memory implies a GPU
-        needs = Needs(1, needs.gpu_memory_gb, needs.memory_gb, needs.priority)
+    if gpu_memory and gpus is None and not needs.gpus:  # asking for GPU memory asks for a GPU
+        return Needs(1, needs.gpu_memory_gb, needs.memory_gb, needs.priority)
+    if not needs.gpus:  # no GPU: no GPU memory either (a queue's default does not apply)
+        return Needs(0, 0.0, needs.memory_gb, needs.priority)
     return needs
 
 

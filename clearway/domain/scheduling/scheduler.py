@@ -11,7 +11,7 @@ transaction of their own before.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 
 from clearway.domain import notifications
@@ -25,7 +25,7 @@ from clearway.domain.scheduling.needs import (
     worker_capacity,
     worker_total,
 )
-from clearway.domain.scheduling.shares import GROUP, USER, Ledger, fair_key
+from clearway.domain.scheduling.shares import Ledger, fair_key
 from clearway.domain.task_status import Status
 from clearway.store.base import Doc, Pick, QueueEntry, Stores
 from clearway.timeutil import now_iso, utcnow
@@ -162,15 +162,13 @@ class Scheduler:
             return None
         scheduler = self.stores.scheduler
         groups = {**ledger.groups, **scheduler.groups_of(identity.org_id, [entry.owner])}
-        quotas = [asdict(q) for q in ledger.quotas.values()]
-        probe = Ledger(quotas, groups, {})
-        keys = [q.key for q in probe.limiting(entry.owner)]
+        keys = [q.key for q in ledger.refreshed(groups, {}).limiting(entry.owner)]
         if not keys:
             return None
         scheduler.lock_quotas(identity.org_id, keys)
         held = scheduler.held(identity.org_id)
         groups.update(scheduler.groups_of(identity.org_id, [o for o in held if o not in groups]))
-        return Ledger(quotas, groups, held).blocked(entry.owner, entry.needs.gpus)
+        return ledger.refreshed(groups, held).blocked(entry.owner, entry.needs.gpus)
 
     def _take_entry(self, identity: Identity, entry: QueueEntry, now: datetime) -> tuple[QueueEntry, Doc] | object:
         self.stores.queue_entries.remove(entry.task)
@@ -224,6 +222,3 @@ def unschedulable_reason(needs: Needs, totals: list[Capacity]) -> str:
 
 def _touch_if_queued(doc: Doc) -> Doc:
     return {**doc, "last_update": now_iso()} if doc.get("status") == Status.QUEUED else doc
-
-
-__all__ = ["FAIR", "FIFO", "GROUP", "POLICIES", "USER", "Policy", "Scheduler", "Tuning"]

@@ -48,6 +48,10 @@ class Ledger:
         for owner, (running, gpus) in held.items():
             self.add(owner, running, gpus)
 
+    def refreshed(self, groups: dict[str, list[str]], held: dict[str, tuple[int, int]]) -> Ledger:
+        """The same quotas, with these memberships and holdings."""
+        return Ledger([vars(q) for q in self.quotas.values()], groups, held)
+
     def add(self, owner: str, running: int, gpus: int) -> None:
         for key in [(USER, owner), *((GROUP, g) for g in self.groups.get(owner, []))]:
             self.held[key][0] += running
@@ -69,9 +73,9 @@ class Ledger:
             running, held = self.held[quota.key]
             who = f"{quota.subject_type} quota" if quota.subject_type == USER else f"quota of group {quota.subject_id}"
             if quota.max_running is not None and running >= quota.max_running:
-                return f"over quota: {who} allows {quota.max_running} running tasks, {running} run"
+                return f"over quota: {who} allows at most {quota.max_running} running tasks; {running} are running"
             if quota.max_gpus is not None and held + gpus > quota.max_gpus:
-                return f"over quota: {who} allows {quota.max_gpus} GPUs, {held} held"
+                return f"over quota: {who} allows at most {quota.max_gpus} GPUs; {held} are held"
         return None
 
     def weight(self, owner: str) -> float:

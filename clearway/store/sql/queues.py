@@ -199,6 +199,10 @@ class SqlQueueEntryStore(QueueEntryStore):
             out.update({queue: int(n) for queue, n in conn.execute(stmt)})
         return out
 
+    def any_waiting(self, queue_id: str) -> bool:
+        with self.db.read() as conn:
+            return conn.execute(select(_e.task).where(_e.queue == queue_id).limit(1)).first() is not None
+
     def reorder(self, queue_id: str, task_ids: list[str]) -> None:
         with self.db.transaction() as conn:
             for position, task_id in enumerate(task_ids):
