@@ -20,11 +20,10 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from clearway.auth.middleware import request_client_ip
-from clearway.domain.gateway.records import Kind
 from clearway.errors import ClearwayError, InternalError, MissingCredentials, ValidationFailed
 from clearway.gateway import PREFIX, SNAP4CITY_PREFIX
 from clearway.gateway.bodies import json_object, only_fields, raw_body, text_field
-from clearway.gateway.callers import Caller, bearer, identify, identify_now
+from clearway.gateway.callers import Caller, RecentCallers, bearer, identify, identify_now
 from clearway.gateway.proxy import Answer, Proxy
 from clearway.problems import problem
 from clearway.services import Services
@@ -54,6 +53,7 @@ class GatewayApi:
         self.settings = services.settings
         self.gateway = services.gateway
         self.proxy = Proxy(services.settings, services.gateway.health)
+        self.recent = RecentCallers(services.settings.key_cache_sec)
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -127,13 +127,22 @@ class GatewayApi:
         machine_id, endpoint, records = call.record_id, call.endpoint, self.gateway.records
         client_ip = request_client_ip(request)
 
-        def prepare() -> tuple[dict[str, Any], dict[str, Any]]:
-            # One trip off the event loop for the caller and the records (both cached: usually no query at all).
-            call.caller = identify_now(self.services, token, client_ip)
-            machine = records.callable(call.caller.identity, Kind.MACHINE, machine_id)
-            return machine, records.endpoint_of(call.caller.identity, machine, endpoint)
+        def prepare() -> tuple[Caller, tuple[dict[str, Any], dict[str, Any]]]:
+            caller = identify_now(self.services, token, client_ip)
+            self.recent.put(token, client_ip, caller)
+            resolved = records.resolve(caller.identity, machine_id, endpoint)
+            assert resolved is not None
+            return caller, resolved
 
-        machine, found = await run_in_threadpool(prepare)
+        # The common case, a caller and records seen within the last seconds, never leaves the event loop; else
+        # one trip to a worker thread, which may read the database.
+        call.caller = self.recent.get(token, client_ip)
+        resolved = (
+            records.resolve(call.caller.identity, machine_id, endpoint, cached_only=True) if call.caller else None
+        )
+        if resolved is None:
+            call.caller, resolved = await run_in_threadpool(prepare)
+        machine, found = resolved
         self._note(request, call.caller)
         call.endpoint = found["endpoint"]
         return await self.proxy.serve(machine, found["endpoint"], body, content_type)
