@@ -25,6 +25,7 @@ from clearway.gateway import PREFIX, SNAP4CITY_PREFIX
 from clearway.gateway.bodies import json_object, only_fields, raw_body, text_field
 from clearway.gateway.callers import Caller, RecentCallers, bearer, identify, identify_now
 from clearway.gateway.proxy import Answer, Proxy
+from clearway.ops import metrics
 from clearway.problems import problem
 from clearway.services import Services
 from clearway.timeutil import parse_iso
@@ -33,6 +34,13 @@ log = logging.getLogger(__name__)
 ENQUEUE_FIELDS = ("params", "queue")
 SNAP_ENQUEUE_FIELDS = ("access_token", "task_id", "queue", "params")
 SNAP_ONDEMAND_FIELDS = ("access_token", "machine_id", "endpoint", "params")
+CALLS = metrics.counter("clearway_gateway_calls_total", "Gateway calls answered", ["kind", "status"])
+LATENCY = metrics.histogram(
+    "clearway_gateway_call_duration_seconds",
+    "Time to answer a gateway call (the serving machine's time included)",
+    ["kind"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
 
 
 @dataclass
@@ -235,6 +243,9 @@ class GatewayApi:
                 log.exception("%s %s failed", request.method, request.url.path)
                 response, error = _problem(InternalError()), type(exc).__name__
             body = getattr(response, "body", b"")
+            elapsed = time.perf_counter() - call.started
+            CALLS.labels(kind, str(response.status_code)).inc()
+            LATENCY.labels(kind).observe(elapsed)
             self.gateway.log.add(
                 kind=kind,
                 identity=call.caller.identity if call.caller else None,
@@ -242,7 +253,7 @@ class GatewayApi:
                 record_id=call.record_id,
                 endpoint=call.endpoint,
                 status=response.status_code,
-                latency_ms=(time.perf_counter() - call.started) * 1000,
+                latency_ms=elapsed * 1000,
                 bytes_in=call.bytes_in,
                 bytes_out=len(body),
                 error=error,
