@@ -8,7 +8,8 @@ same app, interleaved run by run:
 * through the gateway, ``POST /gateway/v1/ondemand/<machine>/<endpoint>`` with the user's Bearer token.
 With 1 client (sequential calls) and with 32 concurrent clients, each a thread with its own kept-alive connection:
 p50 and p99 latency, and requests per second. Targets: at most 1 ms added at p50 (1 client), at least 70% of the
-direct throughput.
+direct throughput. Beside them, the CPU time the Clearway server spends per call through the gateway, next to the
+serving app's own per direct call: unlike latency on a shared machine, it hardly depends on what else runs.
 
 Standalone: ``python bench/gateway.py [--database sqlite|postgresql|both] [--runs N] [--smoke]``.
 """
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
+import psutil
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -59,19 +61,22 @@ SMOKE_LOAD = Load(sequential=20, per_client=2)
 
 @dataclass(frozen=True)
 class Figures:
-    """One measurement: latency percentiles in ms and requests per second."""
+    """One measurement: latency percentiles in ms, requests per second, and CPU ms per call of the target's
+    process (the serving app called directly; the Clearway server through the gateway)."""
 
     p50_ms: float
     p99_ms: float
     per_sec: float
+    cpu_ms: float
 
 
 @dataclass(frozen=True)
 class Target:
-    """Where to send the body, with which headers."""
+    """Where to send the body, with which headers, and the process that answers there."""
 
     url: str
     headers: dict[str, str]
+    pid: int
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -88,13 +93,25 @@ def _call(client: httpx.Client, target: Target) -> float:
     return elapsed
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process and its descendants so far."""
+    total = 0.0
+    root = psutil.Process(pid)
+    for proc in [root, *root.children(recursive=True)]:
+        times = proc.cpu_times()
+        total += times.user + times.system
+    return total
+
+
 def sequential(target: Target, calls: int) -> Figures:
     with httpx.Client(headers=target.headers, timeout=30) as client:
         _call(client, target)  # the connection is open before the clock starts
+        cpu = cpu_seconds(target.pid)
         started = time.perf_counter()
         latencies = [_call(client, target) for _ in range(calls)]
         wall = time.perf_counter() - started
-    return _figures(latencies, calls / wall)
+        cpu = cpu_seconds(target.pid) - cpu
+    return _figures(latencies, calls / wall, cpu)
 
 
 def concurrent(target: Target, clients: int, per_client: int) -> Figures:
@@ -123,17 +140,20 @@ def concurrent(target: Target, clients: int, per_client: int) -> Figures:
         ready.wait()
     except threading.BrokenBarrierError:
         pass
+    cpu = cpu_seconds(target.pid)
     started = time.perf_counter()
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - started
+    cpu = cpu_seconds(target.pid) - cpu
     if errors:
         raise errors[0]
-    return _figures(latencies, len(latencies) / wall)
+    return _figures(latencies, len(latencies) / wall, cpu)
 
 
-def _figures(latencies: list[float], per_sec: float) -> Figures:
-    return Figures(1000 * percentile(latencies, 0.5), 1000 * percentile(latencies, 0.99), per_sec)
+def _figures(latencies: list[float], per_sec: float, cpu: float) -> Figures:
+    p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
+    return Figures(1000 * p50, 1000 * p99, per_sec, 1000 * cpu / len(latencies))
 
 
 def gateway_cli(server: ClearwayServer, *args: str) -> str:
@@ -166,8 +186,10 @@ def targets(work: Path, backend: Backend) -> Iterator[tuple[Target, Target]]:
             gateway_cli(server, "endpoints", "add", "--machine", machine, "--endpoint", served.endpoint)
             with server.client() as client:
                 headers = {"Authorization": client.headers["Authorization"]}
-            direct = Target(served.app.serve_url, {})
-            proxied = Target(f"{server.url}/gateway/v1/ondemand/{machine}/{served.endpoint}", headers)
+            assert served.app.process is not None and server.process is not None
+            direct = Target(served.app.serve_url, {}, served.app.process.pid)
+            url = f"{server.url}/gateway/v1/ondemand/{machine}/{served.endpoint}"
+            proxied = Target(url, headers, server.process.popen.pid)
             for target in (direct, proxied):
                 with httpx.Client(headers=target.headers, timeout=30) as check:
                     answer = check.post(target.url, json=SAMPLE)
@@ -209,6 +231,9 @@ def run(ctx: Context) -> list[Result]:
                 Result("gateway", f"on-demand req/s, {clients} [{db}]", "req/s", [g.per_sec for g in through],
                        reference="direct /serve", reference_samples=[d.per_sec for d in direct],
                        target=at_least(0.7, "direct")),
+                Result("gateway", f"Clearway CPU per on-demand call, {clients} [{db}]", "ms",
+                       [g.cpu_ms for g in through], higher_is_better=False,
+                       reference="the serving app's CPU per direct call", reference_samples=[d.cpu_ms for d in direct]),
             ]  # fmt: skip
     return results
 
@@ -222,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     kinds = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
     load = SMOKE_LOAD if args.smoke else FULL_LOAD
     print("| database | clients | p50 ms: direct / gateway (added) | p99 ms: direct / gateway "
-          "| req/s: direct / gateway |\n|---|---:|---|---|---|")  # fmt: skip
+          "| req/s: direct / gateway | CPU ms per call: app (direct) / Clearway (gateway) |"
+          "\n|---|---:|---|---|---|---|")  # fmt: skip
     med = statistics.median
     for kind in kinds:
         with tempfile.TemporaryDirectory(prefix="clearway-bench-gateway-") as tmp:
@@ -232,8 +258,10 @@ def main(argv: list[str] | None = None) -> int:
             p50 = med(x.p50_ms for x in d), med(x.p50_ms for x in g)
             p99 = med(x.p99_ms for x in d), med(x.p99_ms for x in g)
             rps = med(x.per_sec for x in d), med(x.per_sec for x in g)
+            cpu = med(x.cpu_ms for x in d), med(x.cpu_ms for x in g)
             print(f"| {kind} | {n} | {p50[0]:.2f} / {p50[1]:.2f} ({p50[1] - p50[0]:+.2f}) | {p99[0]:.2f} / "
-                  f"{p99[1]:.2f} | {rps[0]:.0f} / {rps[1]:.0f} ({rps[1] / rps[0]:.0%}) |", flush=True)  # fmt: skip
+                  f"{p99[1]:.2f} | {rps[0]:.0f} / {rps[1]:.0f} ({rps[1] / rps[0]:.0%}) | {cpu[0]:.2f} / {cpu[1]:.2f} |",
+                  flush=True)  # fmt: skip
     return 0
 
 
