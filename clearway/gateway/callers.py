@@ -36,11 +36,10 @@ def bearer(request: Request) -> str | None:
 
 
 async def identify(services: Services, token: str | None, client_ip: str) -> Caller:
-    return await run_in_threadpool(identify_now, services, token, client_ip)
+    return await run_in_threadpool(_identify, services, token, client_ip)
 
 
-def identify_now(services: Services, token: str | None, client_ip: str) -> Caller:
-    """:func:`identify` in the calling thread (which is not the event loop's: it may read the database)."""
+def _identify(services: Services, token: str | None, client_ip: str) -> Caller:
     if not token or not isinstance(token, str):
         raise MissingCredentials()
     if is_gateway_token(token):

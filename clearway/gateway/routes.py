@@ -21,10 +21,10 @@ from starlette.routing import BaseRoute, Route
 
 from clearway.auth.middleware import request_client_ip
 from clearway.domain.documents import check_json
-from clearway.errors import ClearwayError, InternalError, MissingCredentials, ValidationFailed
+from clearway.errors import ClearwayError, InternalError, ValidationFailed
 from clearway.gateway import PREFIX, SNAP4CITY_PREFIX
 from clearway.gateway.bodies import json_object, only_fields, raw_body, text_field
-from clearway.gateway.callers import Caller, RecentCallers, bearer, identify, identify_now
+from clearway.gateway.callers import Caller, RecentCallers, bearer, identify
 from clearway.gateway.proxy import Answer, Proxy
 from clearway.ops import metrics
 from clearway.problems import problem
@@ -87,26 +87,24 @@ class GatewayApi:
     async def ondemand(self, request: Request, call: Call) -> Response:
         check_json(list(request.path_params.values()), "request")
         call.record_id, call.endpoint = request.path_params["machine"], request.path_params["endpoint"]
-        token = bearer(request)
+        call.caller = await self._known(request, bearer(request))
         body = await raw_body(request, self.settings.gateway_max_body_bytes)
         call.bytes_in = len(body)
-        answer = await self._serve(request, call, token, body, request.headers.get("content-type"))
+        answer = await self._serve(call, body, request.headers.get("content-type"))
         return Response(answer.content, status_code=answer.status, headers=answer.headers)
 
     async def snap_ondemand(self, request: Request, call: Call) -> Response:
         body = await raw_body(request, self.settings.gateway_max_body_bytes)
         call.bytes_in = len(body)
         fields = json_object(body)
-        token = bearer(request) or fields.get("access_token")
-        if not isinstance(token, str) or not token:
-            raise MissingCredentials()
+        call.caller = await self._known(request, bearer(request) or fields.get("access_token"))
         only_fields(fields, SNAP_ONDEMAND_FIELDS)
         call.record_id = text_field(fields, "machine_id")
         call.endpoint = text_field(fields, "endpoint")
         payload = fields.get("params", {})
         if not isinstance(payload, dict | list):
             raise ValidationFailed("params must be a JSON object (the model's input)")
-        answer = await self._serve(request, call, token, json.dumps(payload).encode(), "application/json")
+        answer = await self._serve(call, json.dumps(payload).encode(), "application/json")
         return Response(answer.content, status_code=answer.status, headers=answer.headers)
 
     async def enqueue(self, request: Request, call: Call) -> Response:
@@ -131,30 +129,31 @@ class GatewayApi:
         run = await self._enqueue(call, fields.get("params"), queue)
         return JSONResponse(run, status_code=202)
 
-    async def _serve(
-        self, request: Request, call: Call, token: str | None, body: bytes, content_type: str | None
-    ) -> Answer:
-        assert call.record_id is not None and call.endpoint is not None
-        machine_id, endpoint, records = call.record_id, call.endpoint, self.gateway.records
+    async def _known(self, request: Request, token: Any) -> Caller:
+        """The caller, without leaving the event loop when it called with the same token in the last seconds."""
         client_ip = request_client_ip(request)
+        caller = self.recent.get(token, client_ip) if isinstance(token, str) else None
+        if caller is not None:
+            self._note(request, caller)
+            return caller
+        caller = await self._caller(request, token)
+        self.recent.put(token, client_ip, caller)
+        return caller
 
-        def prepare() -> tuple[Caller, tuple[dict[str, Any], dict[str, Any]]]:
-            caller = identify_now(self.services, token, client_ip)
-            self.recent.put(token, client_ip, caller)
-            resolved = records.resolve(caller.identity, machine_id, endpoint)
-            assert resolved is not None
-            return caller, resolved
-
-        # The common case, a caller and records seen within the last seconds, never leaves the event loop; else
-        # one trip to a worker thread, which may read the database.
-        call.caller = self.recent.get(token, client_ip)
-        resolved = (
-            records.resolve(call.caller.identity, machine_id, endpoint, cached_only=True) if call.caller else None
+    async def _serve(self, call: Call, body: bytes, content_type: str | None) -> Answer:
+        assert call.caller is not None and call.record_id is not None and call.endpoint is not None
+        identity, machine_id, endpoint, records = (
+            call.caller.identity,
+            call.record_id,
+            call.endpoint,
+            self.gateway.records,
         )
+        # Records seen in the last seconds are resolved on the event loop; else in a worker thread (a query).
+        resolved = records.resolve(identity, machine_id, endpoint, cached_only=True)
         if resolved is None:
-            call.caller, resolved = await run_in_threadpool(prepare)
+            resolved = await run_in_threadpool(records.resolve, identity, machine_id, endpoint)
+        assert resolved is not None
         machine, found = resolved
-        self._note(request, call.caller)
         call.endpoint = found["endpoint"]
         return await self.proxy.serve(machine, found["endpoint"], body, content_type)
 
