@@ -36,6 +36,7 @@ SECTIONS = (
     "files",
     "scaling",
     "notify",
+    "gateway",
 )
 HERE = Path(__file__).resolve().parent
 

@@ -15,7 +15,8 @@ def create_admin_api(services: Services) -> FastAPI:
         title="Clearway admin API",
         version="1",
         description="Users, keys, groups, project shares, address allowlists, the audit log, notifications, queue "
-        "scheduling policies and quotas of your organisation.",
+        "scheduling policies and quotas of your organisation; the gateway's machines, endpoints, templates and tokens "
+        "(yours, or as an admin your organisation's).",
         openapi_url=OPENAPI_PATH,
         docs_url=None,
         redoc_url=None,

@@ -20,12 +20,13 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from clearway.auth.middleware import request_client_ip
-from clearway.domain.gateway.records import Kind
-from clearway.errors import ClearwayError, InternalError, MissingCredentials, ValidationFailed
+from clearway.domain.documents import check_json
+from clearway.errors import ClearwayError, InternalError, ValidationFailed
 from clearway.gateway import PREFIX, SNAP4CITY_PREFIX
 from clearway.gateway.bodies import json_object, only_fields, raw_body, text_field
-from clearway.gateway.callers import Caller, bearer, identify, identify_now
+from clearway.gateway.callers import Caller, RecentCallers, bearer, identify
 from clearway.gateway.proxy import Answer, Proxy
+from clearway.ops import metrics
 from clearway.problems import problem
 from clearway.services import Services
 from clearway.timeutil import parse_iso
@@ -34,6 +35,13 @@ log = logging.getLogger(__name__)
 ENQUEUE_FIELDS = ("params", "queue")
 SNAP_ENQUEUE_FIELDS = ("access_token", "task_id", "queue", "params")
 SNAP_ONDEMAND_FIELDS = ("access_token", "machine_id", "endpoint", "params")
+CALLS = metrics.counter("clearway_gateway_calls_total", "Gateway calls answered", ["kind", "status"])
+LATENCY = metrics.histogram(
+    "clearway_gateway_call_duration_seconds",
+    "Time to answer a gateway call (the serving machine's time included)",
+    ["kind"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
 
 
 @dataclass
@@ -54,6 +62,7 @@ class GatewayApi:
         self.settings = services.settings
         self.gateway = services.gateway
         self.proxy = Proxy(services.settings, services.gateway.health)
+        self.recent = RecentCallers(services.settings.key_cache_sec)
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -76,30 +85,30 @@ class GatewayApi:
 
     # calls
     async def ondemand(self, request: Request, call: Call) -> Response:
+        check_json(list(request.path_params.values()), "request")
         call.record_id, call.endpoint = request.path_params["machine"], request.path_params["endpoint"]
-        token = bearer(request)
+        call.caller = await self._known(request, bearer(request))
         body = await raw_body(request, self.settings.gateway_max_body_bytes)
         call.bytes_in = len(body)
-        answer = await self._serve(request, call, token, body, request.headers.get("content-type"))
+        answer = await self._serve(call, body, request.headers.get("content-type"))
         return Response(answer.content, status_code=answer.status, headers=answer.headers)
 
     async def snap_ondemand(self, request: Request, call: Call) -> Response:
         body = await raw_body(request, self.settings.gateway_max_body_bytes)
         call.bytes_in = len(body)
         fields = json_object(body)
-        token = bearer(request) or fields.get("access_token")
-        if not isinstance(token, str) or not token:
-            raise MissingCredentials()
+        call.caller = await self._known(request, bearer(request) or fields.get("access_token"))
         only_fields(fields, SNAP_ONDEMAND_FIELDS)
         call.record_id = text_field(fields, "machine_id")
         call.endpoint = text_field(fields, "endpoint")
         payload = fields.get("params", {})
         if not isinstance(payload, dict | list):
             raise ValidationFailed("params must be a JSON object (the model's input)")
-        answer = await self._serve(request, call, token, json.dumps(payload).encode(), "application/json")
+        answer = await self._serve(call, json.dumps(payload).encode(), "application/json")
         return Response(answer.content, status_code=answer.status, headers=answer.headers)
 
     async def enqueue(self, request: Request, call: Call) -> Response:
+        check_json(list(request.path_params.values()), "request")
         call.record_id = request.path_params["template"]
         call.caller = await self._caller(request, bearer(request))
         body = await raw_body(request, self.settings.gateway_max_body_bytes)
@@ -120,21 +129,31 @@ class GatewayApi:
         run = await self._enqueue(call, fields.get("params"), queue)
         return JSONResponse(run, status_code=202)
 
-    async def _serve(
-        self, request: Request, call: Call, token: str | None, body: bytes, content_type: str | None
-    ) -> Answer:
-        assert call.record_id is not None and call.endpoint is not None
-        machine_id, endpoint, records = call.record_id, call.endpoint, self.gateway.records
+    async def _known(self, request: Request, token: Any) -> Caller:
+        """The caller, without leaving the event loop when it called with the same token in the last seconds."""
         client_ip = request_client_ip(request)
+        caller = self.recent.get(token, client_ip) if isinstance(token, str) else None
+        if caller is not None:
+            self._note(request, caller)
+            return caller
+        caller = await self._caller(request, token)
+        self.recent.put(token, client_ip, caller)
+        return caller
 
-        def prepare() -> tuple[dict[str, Any], dict[str, Any]]:
-            # One trip off the event loop for the caller and the records (both cached: usually no query at all).
-            call.caller = identify_now(self.services, token, client_ip)
-            machine = records.callable(call.caller.identity, Kind.MACHINE, machine_id)
-            return machine, records.endpoint_of(call.caller.identity, machine, endpoint)
-
-        machine, found = await run_in_threadpool(prepare)
-        self._note(request, call.caller)
+    async def _serve(self, call: Call, body: bytes, content_type: str | None) -> Answer:
+        assert call.caller is not None and call.record_id is not None and call.endpoint is not None
+        identity, machine_id, endpoint, records = (
+            call.caller.identity,
+            call.record_id,
+            call.endpoint,
+            self.gateway.records,
+        )
+        # Records seen in the last seconds are resolved on the event loop; else in a worker thread (a query).
+        resolved = records.resolve(identity, machine_id, endpoint, cached_only=True)
+        if resolved is None:
+            resolved = await run_in_threadpool(records.resolve, identity, machine_id, endpoint)
+        assert resolved is not None
+        machine, found = resolved
         call.endpoint = found["endpoint"]
         return await self.proxy.serve(machine, found["endpoint"], body, content_type)
 
@@ -150,11 +169,13 @@ class GatewayApi:
 
     # reads
     async def run(self, request: Request) -> Response:
+        check_json(list(request.path_params.values()), "request")
         caller = await self._caller(request, bearer(request))
         view = await run_in_threadpool(self.gateway.runs.view, caller.identity, request.path_params["run"])
         return JSONResponse(view)
 
     async def artifact(self, request: Request) -> Response:
+        check_json(list(request.path_params.values()), "request")
         caller = await self._caller(request, bearer(request))
         record, blob = await run_in_threadpool(
             self.gateway.runs.artifact, caller.identity, request.path_params["run"], request.path_params["name"]
@@ -173,6 +194,7 @@ class GatewayApi:
     async def logs(self, request: Request) -> Response:
         caller = await self._caller(request, bearer(request))
         query = request.query_params
+        check_json(list(query.values()), "request")
         filters = {
             "since": _moment(query.get("since"), "since"),
             "until": _moment(query.get("until"), "until"),
@@ -181,8 +203,9 @@ class GatewayApi:
             "caller": query.get("caller"),
             "status": _integer(query.get("status"), "status"),
         }
-        page = _integer(query.get("page"), "page") or 0
-        page_size = _integer(query.get("page_size"), "page_size") or 100
+        page = _integer(query.get("page"), "page")
+        page_size = _integer(query.get("page_size"), "page_size")
+        page, page_size = page if page is not None else 0, page_size if page_size is not None else 100
         result = await run_in_threadpool(self.gateway.log.page, caller.identity, filters, page, page_size)
         return JSONResponse(result)
 
@@ -226,6 +249,9 @@ class GatewayApi:
                 log.exception("%s %s failed", request.method, request.url.path)
                 response, error = _problem(InternalError()), type(exc).__name__
             body = getattr(response, "body", b"")
+            elapsed = time.perf_counter() - call.started
+            CALLS.labels(kind, str(response.status_code)).inc()
+            LATENCY.labels(kind).observe(elapsed)
             self.gateway.log.add(
                 kind=kind,
                 identity=call.caller.identity if call.caller else None,
@@ -233,7 +259,7 @@ class GatewayApi:
                 record_id=call.record_id,
                 endpoint=call.endpoint,
                 status=response.status_code,
-                latency_ms=(time.perf_counter() - call.started) * 1000,
+                latency_ms=elapsed * 1000,
                 bytes_in=call.bytes_in,
                 bytes_out=len(body),
                 error=error,

@@ -23,6 +23,7 @@ from tests.support.clients import client_for
 from tests.support.oidc import Issuer
 from tests.support.sdk import last_line_value, run_sdk
 from tests.support.server import ServerProcess, running_server
+from tests.support.standin_serving import StandinServing
 
 pytestmark = pytest.mark.e2e
 
@@ -191,13 +192,21 @@ def _junk_tokens(issuer: Issuer) -> list[str]:
     forged_key = _foreign_rsa_key()
     now = int(time.time())
     forged = [
-        jwt.encode({"iss": issuer.url, "aud": "clearway", "exp": now + 300, "preferred_username": name()},
-                   forged_key, algorithm="RS256", headers={"kid": uuid.uuid4().hex})  # fmt: skip
+        jwt.encode(
+            {"iss": issuer.url, "aud": "clearway", "exp": now + 300, "preferred_username": name()},
+            forged_key,
+            algorithm="RS256",
+            headers={"kid": uuid.uuid4().hex},
+        )  # fmt: skip
         for _ in range(24)
     ]
     foreign = [
-        jwt.encode({"iss": f"https://elsewhere.example/{i}", "aud": "clearway", "exp": now + 300},
-                   forged_key, algorithm="RS256", headers={"kid": "k"})  # fmt: skip
+        jwt.encode(
+            {"iss": f"https://elsewhere.example/{i}", "aud": "clearway", "exp": now + 300},
+            forged_key,
+            algorithm="RS256",
+            headers={"kid": "k"},
+        )  # fmt: skip
         for i in range(24)
     ]
     return forged + foreign
@@ -290,3 +299,26 @@ def test_an_issuer_without_an_audience_is_refused_at_start(tmp_path: Path, issue
         proc.start(timeout=60)
     assert "CLEARWAY_OIDC_ISSUER needs CLEARWAY_OIDC_AUDIENCE" in str(exited.value)
     assert proc.process is not None and proc.process.returncode != 0
+
+
+def test_the_gateway_takes_an_issuer_token_in_the_header_and_in_snap4citys_body(
+    sso_server: ServerProcess, issuer: Issuer
+):
+    token = issuer.token(name())
+    me = httpx.Client(base_url=sso_server.url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    app = StandinServing()
+    app.start()
+    try:
+        with me:
+            task = data(me.post("/tasks.create", json={"name": "served", "type": "inference"}))["id"]
+            machine = me.post("/admin/api/gateway/machines", json={"serving_task": task, "url": app.url}).json()["id"]
+            assert (
+                me.post("/admin/api/gateway/endpoints", json={"machine": machine, "endpoint": "sum"}).status_code == 201
+            )
+            assert me.post(f"/gateway/v1/ondemand/{machine}/sum", json={"a": 2}).json() == {"y": [2]}
+            body = {"access_token": token, "machine_id": machine, "endpoint": "sum", "params": {"a": 3}}
+            assert httpx.post(f"{sso_server.url}/clearml/serve/ondemand", json=body).json() == {"y": [3]}
+            forged = {**body, "access_token": issuer.token(name(), audience="someone-else")}
+            assert httpx.post(f"{sso_server.url}/clearml/serve/ondemand", json=forged).status_code == 401
+    finally:
+        app.stop()
