@@ -14,7 +14,8 @@ def create_admin_api(services: Services) -> FastAPI:
         dependencies=[Depends(storable_input)],
         title="Clearway admin API",
         version="1",
-        description="Users, keys, groups, project shares, address allowlists and the audit log of your organisation.",
+        description="Users, keys, groups, project shares, address allowlists and the audit log of your organisation; "
+        "the gateway's machines, endpoints, templates and tokens (yours, or as an admin your organisation's).",
         openapi_url=OPENAPI_PATH,
         docs_url=None,
         redoc_url=None,

@@ -4,6 +4,9 @@ routes from the body's ``access_token``."""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from starlette.concurrency import run_in_threadpool
@@ -33,15 +36,41 @@ def bearer(request: Request) -> str | None:
 
 
 async def identify(services: Services, token: str | None, client_ip: str) -> Caller:
+    return await run_in_threadpool(identify_now, services, token, client_ip)
+
+
+def identify_now(services: Services, token: str | None, client_ip: str) -> Caller:
+    """:func:`identify` in the calling thread (which is not the event loop's: it may read the database)."""
     if not token or not isinstance(token, str):
         raise MissingCredentials()
-    return await run_in_threadpool(_identify, services, token, client_ip)
-
-
-def _identify(services: Services, token: str, client_ip: str) -> Caller:
     if is_gateway_token(token):
         record = services.gateway.tokens.verify(token)
         identity = services.auth.identify_user(record["user_id"], client_ip)
         services.gateway.tokens.count_call(record)
         return Caller(identity, record)
     return Caller(services.auth.identify(f"Bearer {token}", client_ip), None)
+
+
+class RecentCallers:
+    """Callers identified by a Clearway or OIDC token from an address in the last ``ttl_sec`` (the key cache's
+    lifetime, so a revoked key stops here within the same time as everywhere else): a call whose records are
+    cached as well goes on without leaving the event loop. Gateway tokens are not kept: each call counts against
+    their rate limit, in the database."""
+
+    def __init__(self, ttl_sec: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_sec = ttl_sec
+        self.clock = clock
+        self._callers: dict[tuple[str, str], tuple[float, Caller]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, token: str | None, client_ip: str) -> Caller | None:
+        hit = self._callers.get((token, client_ip)) if token else None
+        return hit[1] if hit is not None and self.clock() - hit[0] < self.ttl_sec else None
+
+    def put(self, token: str | None, client_ip: str, caller: Caller) -> None:
+        if not token or caller.token is not None:
+            return
+        with self._lock:
+            if len(self._callers) > 10_000:
+                self._callers.clear()
+            self._callers[(token, client_ip)] = (self.clock(), caller)

@@ -20,12 +20,12 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from clearway.auth.middleware import request_client_ip
-from clearway.domain.gateway.records import Kind
-from clearway.errors import ClearwayError, InternalError, ValidationFailed
+from clearway.errors import ClearwayError, InternalError, MissingCredentials, ValidationFailed
 from clearway.gateway import PREFIX, SNAP4CITY_PREFIX
 from clearway.gateway.bodies import json_object, only_fields, raw_body, text_field
-from clearway.gateway.callers import Caller, bearer, identify
+from clearway.gateway.callers import Caller, RecentCallers, bearer, identify, identify_now
 from clearway.gateway.proxy import Answer, Proxy
+from clearway.ops import metrics
 from clearway.problems import problem
 from clearway.services import Services
 from clearway.timeutil import parse_iso
@@ -34,6 +34,13 @@ log = logging.getLogger(__name__)
 ENQUEUE_FIELDS = ("params", "queue")
 SNAP_ENQUEUE_FIELDS = ("access_token", "task_id", "queue", "params")
 SNAP_ONDEMAND_FIELDS = ("access_token", "machine_id", "endpoint", "params")
+CALLS = metrics.counter("clearway_gateway_calls_total", "Gateway calls answered", ["kind", "status"])
+LATENCY = metrics.histogram(
+    "clearway_gateway_call_duration_seconds",
+    "Time to answer a gateway call (the serving machine's time included)",
+    ["kind"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
 
 
 @dataclass
@@ -54,6 +61,7 @@ class GatewayApi:
         self.settings = services.settings
         self.gateway = services.gateway
         self.proxy = Proxy(services.settings, services.gateway.health)
+        self.recent = RecentCallers(services.settings.key_cache_sec)
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -77,24 +85,26 @@ class GatewayApi:
     # calls
     async def ondemand(self, request: Request, call: Call) -> Response:
         call.record_id, call.endpoint = request.path_params["machine"], request.path_params["endpoint"]
-        call.caller = await self._caller(request, bearer(request))
+        token = bearer(request)
         body = await raw_body(request, self.settings.gateway_max_body_bytes)
         call.bytes_in = len(body)
-        answer = await self._serve(call, body, request.headers.get("content-type"))
+        answer = await self._serve(request, call, token, body, request.headers.get("content-type"))
         return Response(answer.content, status_code=answer.status, headers=answer.headers)
 
     async def snap_ondemand(self, request: Request, call: Call) -> Response:
         body = await raw_body(request, self.settings.gateway_max_body_bytes)
         call.bytes_in = len(body)
         fields = json_object(body)
-        call.caller = await self._caller(request, bearer(request) or fields.get("access_token"))
+        token = bearer(request) or fields.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise MissingCredentials()
         only_fields(fields, SNAP_ONDEMAND_FIELDS)
         call.record_id = text_field(fields, "machine_id")
         call.endpoint = text_field(fields, "endpoint")
         payload = fields.get("params", {})
         if not isinstance(payload, dict | list):
             raise ValidationFailed("params must be a JSON object (the model's input)")
-        answer = await self._serve(call, json.dumps(payload).encode(), "application/json")
+        answer = await self._serve(request, call, token, json.dumps(payload).encode(), "application/json")
         return Response(answer.content, status_code=answer.status, headers=answer.headers)
 
     async def enqueue(self, request: Request, call: Call) -> Response:
@@ -118,16 +128,30 @@ class GatewayApi:
         run = await self._enqueue(call, fields.get("params"), queue)
         return JSONResponse(run, status_code=202)
 
-    async def _serve(self, call: Call, body: bytes, content_type: str | None) -> Answer:
-        assert call.caller is not None and call.record_id is not None and call.endpoint is not None
-        identity, machine_id, endpoint = call.caller.identity, call.record_id, call.endpoint
-        records = self.gateway.records
+    async def _serve(
+        self, request: Request, call: Call, token: str | None, body: bytes, content_type: str | None
+    ) -> Answer:
+        assert call.record_id is not None and call.endpoint is not None
+        machine_id, endpoint, records = call.record_id, call.endpoint, self.gateway.records
+        client_ip = request_client_ip(request)
 
-        def lookup() -> tuple[dict[str, Any], dict[str, Any]]:
-            machine = records.callable(identity, Kind.MACHINE, machine_id)
-            return machine, records.endpoint_of(identity, machine, endpoint)
+        def prepare() -> tuple[Caller, tuple[dict[str, Any], dict[str, Any]]]:
+            caller = identify_now(self.services, token, client_ip)
+            self.recent.put(token, client_ip, caller)
+            resolved = records.resolve(caller.identity, machine_id, endpoint)
+            assert resolved is not None
+            return caller, resolved
 
-        machine, found = await run_in_threadpool(lookup)
+        # The common case, a caller and records seen within the last seconds, never leaves the event loop; else
+        # one trip to a worker thread, which may read the database.
+        call.caller = self.recent.get(token, client_ip)
+        resolved = (
+            records.resolve(call.caller.identity, machine_id, endpoint, cached_only=True) if call.caller else None
+        )
+        if resolved is None:
+            call.caller, resolved = await run_in_threadpool(prepare)
+        machine, found = resolved
+        self._note(request, call.caller)
         call.endpoint = found["endpoint"]
         return await self.proxy.serve(machine, found["endpoint"], body, content_type)
 
@@ -186,8 +210,13 @@ class GatewayApi:
     # plumbing
     async def _caller(self, request: Request, token: Any) -> Caller:
         caller = await identify(self.services, token if isinstance(token, str) else None, request_client_ip(request))
-        request.scope.setdefault("state", {})["identity"] = caller.identity  # for the access log and telemetry
+        self._note(request, caller)
         return caller
+
+    @staticmethod
+    def _note(request: Request, caller: Caller | None) -> None:
+        if caller is not None:
+            request.scope.setdefault("state", {})["identity"] = caller.identity  # for the access log and telemetry
 
     def _guarded(self, endpoint: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
         async def guarded(request: Request) -> Response:
@@ -214,6 +243,9 @@ class GatewayApi:
                 log.exception("%s %s failed", request.method, request.url.path)
                 response, error = _problem(InternalError()), type(exc).__name__
             body = getattr(response, "body", b"")
+            elapsed = time.perf_counter() - call.started
+            CALLS.labels(kind, str(response.status_code)).inc()
+            LATENCY.labels(kind).observe(elapsed)
             self.gateway.log.add(
                 kind=kind,
                 identity=call.caller.identity if call.caller else None,
@@ -221,7 +253,7 @@ class GatewayApi:
                 record_id=call.record_id,
                 endpoint=call.endpoint,
                 status=response.status_code,
-                latency_ms=(time.perf_counter() - call.started) * 1000,
+                latency_ms=elapsed * 1000,
                 bytes_in=call.bytes_in,
                 bytes_out=len(body),
                 error=error,

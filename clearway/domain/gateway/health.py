@@ -28,6 +28,7 @@ class _State:
     failures: int = 0
     down_since: float | None = None  # time.time() when it was marked down, or last failed a probe
     up: bool = False  # this process saw it answer, and recorded it up
+    last_success: float | None = None  # when this process last saw it answer
 
 
 class MachineHealth:
@@ -52,9 +53,11 @@ class MachineHealth:
         with self._lock:
             state = self._states.setdefault(machine["id"], _State())
             down_since = state.down_since
-            if down_since is None and machine.get("health") == DOWN:
+            if down_since is None and machine.get("health") == DOWN:  # marked down by another process
                 changed = parse_iso(machine.get("health_changed"))
-                down_since = state.down_since = changed.timestamp() if changed else now
+                at = changed.timestamp() if changed else now
+                if state.last_success is None or at > state.last_success:  # (not a record older than our answers)
+                    down_since = state.down_since = at
             if down_since is None:
                 return
             if now - down_since < self.probe_interval_sec:
@@ -67,13 +70,14 @@ class MachineHealth:
     def succeeded(self, machine: Doc) -> bool | None:
         """Note a good answer. None: nothing to record; else call :meth:`mark_up` (off the event loop), with
         this answer: whether the machine was down (then its coming back is announced)."""
+        now = self.clock()
         with self._lock:
             state = self._states.get(machine["id"])
             if state is not None and state.up and state.down_since is None:
-                state.failures = 0
+                state.failures, state.last_success = 0, now
                 return None
             was_down = machine.get("health") == DOWN or (state is not None and state.down_since is not None)
-            self._states[machine["id"]] = _State(up=True)
+            self._states[machine["id"]] = _State(up=True, last_success=now)
         return was_down
 
     def failed(self, machine: Doc) -> bool:

@@ -22,7 +22,7 @@ from clearway.domain.gateway import params
 from clearway.domain.identity import Identity
 from clearway.domain.queues import Queues
 from clearway.domain.tasks import Tasks
-from clearway.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from clearway.errors import Conflict, Forbidden, InvalidQueueId, NotFound, ValidationFailed
 from clearway.store.base import Doc, Stores
 from clearway.timeutil import utcnow
 
@@ -34,6 +34,13 @@ class Kind(StrEnum):
     MACHINE = "machine"
     ENDPOINT = "endpoint"
     TEMPLATE = "template"
+
+
+Resolved = tuple[Doc, Doc] | None
+
+
+class _NotCached(Exception):
+    pass
 
 
 def new_public_id() -> str:
@@ -54,7 +61,7 @@ class GatewayRecords:
         self.queues = queues
         self.cache_sec = cache_sec
         self.clock = clock
-        self._cache: dict[tuple[str, str, str], tuple[float, Doc | None]] = {}
+        self._cache: dict[tuple[str, str, str], tuple[float, Any]] = {}
         self._lock = threading.Lock()
 
     # creation
@@ -109,7 +116,7 @@ class GatewayRecords:
             raise ValidationFailed("a template names a queue")
         try:
             found = self.queues.find_by_name(identity, queue)
-        except Exception:  # noqa: BLE001 - a queue may be named by its id too
+        except InvalidQueueId:  # a queue may be named by its id too
             found = self.queues.find(identity, queue)
         if not may_use_queue(identity, found):
             raise Forbidden(f"You may not enqueue into queue {found['name']!r}")
@@ -148,39 +155,48 @@ class GatewayRecords:
     def callable(self, identity: Identity, kind: Kind, record_id: str) -> Doc:
         """A live record the caller may call; else the same 404 whatever the reason. Looked up at most once per
         ``cache_sec`` per id (a revocation elsewhere takes effect within it)."""
-        record = self.cached(identity.org_id, kind, record_id)
+        record = self._cached((identity.org_id, kind.value, record_id), lambda: self._load(identity, kind, record_id))
+        return self._callable(identity, kind, record_id, record)
+
+    def resolve(self, identity: Identity, machine_id: str, endpoint: str, *, cached_only: bool = False) -> Resolved:
+        """The machine and its endpoint (by id or name) the caller may call; with ``cached_only``, None unless
+        both are in this process's cache (so the call can go on without leaving the event loop)."""
+        org = identity.org_id
+        try:
+            machine = self._cached(
+                (org, Kind.MACHINE.value, machine_id),
+                lambda: self._load(identity, Kind.MACHINE, machine_id),
+                cached_only,
+            )
+            machine = self._callable(identity, Kind.MACHINE, machine_id, machine)
+            siblings = self._cached(
+                (org, "endpoints of", machine["id"]),
+                lambda: {"all": self.stores.gateway.records(org, Kind.ENDPOINT, None, machine["id"])},
+                cached_only,
+            )
+        except _NotCached:
+            return None
+        found = next((e for e in (siblings or {}).get("all", []) if endpoint in (e["id"], e["endpoint"])), None)
+        if found is None or not may_call_gateway_record(identity, found):
+            raise NotFound(f"No endpoint {endpoint!r} on this machine")
+        return machine, found
+
+    def _load(self, identity: Identity, kind: Kind, record_id: str) -> Doc | None:
+        return self.stores.gateway.record(identity.org_id, kind, record_id)
+
+    @staticmethod
+    def _callable(identity: Identity, kind: Kind, record_id: str, record: Doc | None) -> Doc:
         if record is None or not may_call_gateway_record(identity, record):
             raise NotFound(f"No such {kind}: {record_id}")
         return record
 
-    def endpoint_of(self, identity: Identity, machine: Doc, endpoint: str) -> Doc:
-        """The endpoint registered on the machine, by its id or by its name."""
-        found = self.cached(identity.org_id, Kind.ENDPOINT, endpoint)
-        if found is None or found["parent"] != machine["id"]:
-            key = (identity.org_id, "endpoints", machine["id"])
-            siblings = self._through_cache(
-                key, lambda: {"all": self.stores.gateway.records(identity.org_id, Kind.ENDPOINT, None, machine["id"])}
-            )
-            found = next((e for e in (siblings or {}).get("all", []) if e["endpoint"] == endpoint), None)
-        if found is None or not may_call_gateway_record(identity, found):
-            raise NotFound(f"No endpoint {endpoint!r} on this machine")
-        return found
-
-    def cached(self, org_id: str, kind: Kind, record_id: str) -> Doc | None:
-        return self._through_cache(
-            (org_id, kind.value, record_id), lambda: self.stores.gateway.record(org_id, kind, record_id)
-        )
-
-    def forget(self, record_id: str) -> None:
-        """Drop a record from this process's cache (its health changed here)."""
-        with self._lock:
-            self._cache = {k: v for k, v in self._cache.items() if k[2] != record_id}
-
-    def _through_cache(self, key: tuple[str, str, str], load: Callable[[], Doc | None]) -> Doc | None:
+    def _cached(self, key: tuple[str, str, str], load: Callable[[], Any], cached_only: bool = False) -> Any:
         now = self.clock()
         hit = self._cache.get(key)
         if hit is not None and now - hit[0] < self.cache_sec:
             return hit[1]
+        if cached_only:
+            raise _NotCached()
         value = load()
         with self._lock:
             if len(self._cache) > 10_000:
