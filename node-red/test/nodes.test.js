@@ -289,3 +289,27 @@ describe("SseParser", () => {
         ]);
     });
 });
+
+describe("editor files", () => {
+    const fs = require("node:fs");
+    const path = require("node:path");
+    const pkg = require("../package.json");
+
+    for (const [name, file] of Object.entries(pkg["node-red"].nodes)) {
+        it(`${name}: the editor script compiles and registers the type its template and help name`, () => {
+            const html = fs.readFileSync(path.join(__dirname, "..", file.replace(/\.js$/, ".html")), "utf8");
+            const script = html.match(/<script type="text\/javascript">([\s\S]*?)<\/script>/)[1];
+            const registered = [];
+            const RED = { nodes: { registerType: (type, def) => registered.push([type, def]) },
+                validators: { number: () => () => true, regex: () => () => true } };
+            new Function("RED", "$", script)(RED, () => ({ on: () => ({ trigger: () => {} }) }));
+            assert.equal(registered.length, 1);
+            const [type, def] = registered[0];
+            assert.ok(html.includes(`data-template-name="${type}"`) && html.includes(`data-help-name="${type}"`));
+            const prefix = def.category === "config" ? "node-config-input-" : "node-input-";
+            for (const key of [...Object.keys(def.defaults), ...Object.keys(def.credentials || {})]) {
+                assert.ok(html.includes(`id="${prefix}${key}"`), `${type}: no input for ${key}`);
+            }
+        });
+    }
+});

@@ -4,7 +4,6 @@ installs them; flows deployed through its admin HTTP API; a collector for what t
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import threading
 import time
@@ -39,10 +38,6 @@ def npm(*args: str, cwd: Path, timeout: float = 600) -> str:
     if result.returncode != 0:
         raise RuntimeError(f"npm {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     return result.stdout
-
-
-def have_node() -> bool:
-    return shutil.which("node") is not None and shutil.which("npm") is not None
 
 
 def build_package(dest: Path) -> Path:
