@@ -80,6 +80,9 @@ module.exports = function (RED) {
             };
             const connectTimer = setTimeout(() => abort(`no answer within ${connectTimeoutMs / 1000} s`),
                 connectTimeoutMs);
+            if (stopped) {
+                return; // closed while the token was being obtained
+            }
             controller.signal.addEventListener("abort", () => abort("stopped"), { once: true });
             const explained = (err) => (why ? new ClearwayError(`events stream: ${why}`, 0) : err);
             let response;
