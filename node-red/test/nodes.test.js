@@ -115,6 +115,21 @@ describe("clearway nodes", () => {
         assert.equal(clearway.runReads[msg.run], 3);
     });
 
+    it("keeps waiting through a failed poll (503), with a warning", async () => {
+        const { n, out } = await load({ type: "clearway enqueue", template: "bumpy", wait: true,
+            pollInterval: 0.01, pollMax: 0.02 });
+        clearway.runScript = new Proxy({}, { get: () => ["queued", "unavailable", "completed"] });
+        try {
+            const got = next(out);
+            n.receive({ payload: {} });
+            assert.equal((await got).payload.status, "completed");
+            const warned = helper.log().args.filter((args) => args[0].level === helper.log().WARN);
+            assert.match(JSON.stringify(warned), /503 the database is busy; trying again/);
+        } finally {
+            clearway.runScript = {};
+        }
+    });
+
     it("gives up waiting after the wait limit, with an error a Catch node gets", async () => {
         const { n, caught } = await load({ type: "clearway enqueue", template: "stuck", wait: true,
             pollInterval: 0.02, pollMax: 0.02, waitTimeout: 0.1 });
@@ -247,6 +262,16 @@ describe("clearway nodes", () => {
         assert.equal(req.path, "/clearml/serve/ondemand");
         assert.deepEqual(req.body, { access_token: fake.GATEWAY_TOKEN, machine_id: "m2", endpoint: "e2",
             params: { x0: 1, x1: 1 } });
+    });
+
+    it("reports a refused stream to a Catch node and tries again", async () => {
+        const before = clearway.requests.filter((r) => r.path === "/events/stream").length;
+        const { caught } = await load({ type: "clearway events" }, { token: "wrong-token-5ecret" });
+        const msg = await next(caught);
+        assert.equal(msg.statusCode, 401);
+        assert.match(msg.error.message, /events stream: 401 Invalid token/);
+        await next(caught); // retried after the server's retry delay (none sent here: 2 s)
+        assert.ok(clearway.requests.filter((r) => r.path === "/events/stream").length >= before + 2);
     });
 
     it("sends one message per notification and reconnects with Last-Event-ID", async () => {
