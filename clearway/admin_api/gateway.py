@@ -62,8 +62,8 @@ class NewEndpoint(BaseModel):
 class Param(BaseModel):
     name: str = Field(description="A hyperparameter: Section/name, or name (in General).")
     type: Literal["int", "float", "bool", "str"]
-    min: float | None = Field(default=None, description="Least value (a string's least length).")
-    max: float | None = Field(default=None, description="Greatest value (a string's greatest length).")
+    min: float | None = Field(default=None, ge=-1e15, le=1e15, description="Least value (a string's least length).")
+    max: float | None = Field(default=None, ge=-1e15, le=1e15, description="Greatest value (a string's length).")
 
 
 class Template(Record):
@@ -96,8 +96,8 @@ class NewToken(BaseModel):
     user_id: str | None = Field(default=None, description="Whose token (default: yours; others': admins only).")
     name: str = Field(default="", max_length=200)
     expires_days: float | None = Field(default=None, gt=0, le=3650)
-    rate_per_minute: int | None = Field(default=None, ge=1)
-    daily_runs: int | None = Field(default=None, ge=0)
+    rate_per_minute: int | None = Field(default=None, ge=1, le=1_000_000)
+    daily_runs: int | None = Field(default=None, ge=0, le=1_000_000)
 
 
 class CreatedToken(Token):

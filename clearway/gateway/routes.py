@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from clearway.auth.middleware import request_client_ip
+from clearway.domain.documents import check_json
 from clearway.errors import ClearwayError, InternalError, MissingCredentials, ValidationFailed
 from clearway.gateway import PREFIX, SNAP4CITY_PREFIX
 from clearway.gateway.bodies import json_object, only_fields, raw_body, text_field
@@ -84,6 +85,7 @@ class GatewayApi:
 
     # calls
     async def ondemand(self, request: Request, call: Call) -> Response:
+        check_json(list(request.path_params.values()), "request")
         call.record_id, call.endpoint = request.path_params["machine"], request.path_params["endpoint"]
         token = bearer(request)
         body = await raw_body(request, self.settings.gateway_max_body_bytes)
@@ -108,6 +110,7 @@ class GatewayApi:
         return Response(answer.content, status_code=answer.status, headers=answer.headers)
 
     async def enqueue(self, request: Request, call: Call) -> Response:
+        check_json(list(request.path_params.values()), "request")
         call.record_id = request.path_params["template"]
         call.caller = await self._caller(request, bearer(request))
         body = await raw_body(request, self.settings.gateway_max_body_bytes)
@@ -167,11 +170,13 @@ class GatewayApi:
 
     # reads
     async def run(self, request: Request) -> Response:
+        check_json(list(request.path_params.values()), "request")
         caller = await self._caller(request, bearer(request))
         view = await run_in_threadpool(self.gateway.runs.view, caller.identity, request.path_params["run"])
         return JSONResponse(view)
 
     async def artifact(self, request: Request) -> Response:
+        check_json(list(request.path_params.values()), "request")
         caller = await self._caller(request, bearer(request))
         record, blob = await run_in_threadpool(
             self.gateway.runs.artifact, caller.identity, request.path_params["run"], request.path_params["name"]
@@ -190,6 +195,7 @@ class GatewayApi:
     async def logs(self, request: Request) -> Response:
         caller = await self._caller(request, bearer(request))
         query = request.query_params
+        check_json(list(query.values()), "request")
         filters = {
             "since": _moment(query.get("since"), "since"),
             "until": _moment(query.get("until"), "until"),
@@ -198,8 +204,9 @@ class GatewayApi:
             "caller": query.get("caller"),
             "status": _integer(query.get("status"), "status"),
         }
-        page = _integer(query.get("page"), "page") or 0
-        page_size = _integer(query.get("page_size"), "page_size") or 100
+        page = _integer(query.get("page"), "page")
+        page_size = _integer(query.get("page_size"), "page_size")
+        page, page_size = page if page is not None else 0, page_size if page_size is not None else 100
         result = await run_in_threadpool(self.gateway.log.page, caller.identity, filters, page, page_size)
         return JSONResponse(result)
 

@@ -372,3 +372,32 @@ def test_gateway_routes_need_a_token(site: Site):
     ]:
         problem(httpx.request(method, url + path, json={"params": {}}), 401)
     problem(httpx.get(url + "/gateway/v1/logs", headers={"Authorization": "Basic eDp5"}), 401)
+
+
+def test_hostile_paths_and_queries_are_clear_4xx_and_the_log_keeps_going(site: Site):
+    alice = site.clients["alice"]
+    for path in (
+        "/gateway/v1/ondemand/a%00b/sum",
+        f"/gateway/v1/ondemand/{site.machine}/s%00um",
+        "/gateway/v1/enqueue/%ED%A0%80",
+        "/gateway/v1/runs/%00",
+    ):
+        method = "GET" if "/runs/" in path else "POST"
+        assert alice.request(method, path, json={}).status_code in (400, 404), path
+    for params in (
+        {"status": "9" * 30},
+        {"status": "99999"},
+        {"page": str(2**63)},
+        {"page": "-1"},
+        {"page_size": "0"},
+        {"since": "yesterday"},
+        {"kind": "\x00"},
+        {"record": "a\x00"},
+    ):
+        problem(alice.get("/gateway/v1/logs", params=params), 400)
+    content = b'{"machine_id": "\\ud800", "endpoint": "sum", "params": {}}'
+    problem(alice.post("/clearml/serve/ondemand", content=content, headers={"Content-Type": "application/json"}), 400)
+    # Every call above was logged, and the log still takes new rows.
+    before = alice.get("/gateway/v1/logs").json()["total"]
+    assert alice.post(f"/gateway/v1/ondemand/{site.machine}/sum", json={"a": 1}).status_code == 200
+    assert alice.get("/gateway/v1/logs").json()["total"] == before + 1

@@ -236,7 +236,10 @@ def _name(value: Any) -> str:
 
 def _url(value: Any) -> str:
     """A serving machine's base address: http(s)://host[:port][/prefix], without query or fragment."""
-    parts = urlsplit(value) if isinstance(value, str) else None
+    try:
+        parts = urlsplit(value) if isinstance(value, str) and len(value) <= 2000 else None
+    except ValueError:  # an unbalanced [ in the host, and the like
+        parts = None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
         raise ValidationFailed(f"url {value!r} is not http(s)://host[:port][/path]")
     try:

@@ -19,6 +19,7 @@ from clearway.timeutil import iso, utcnow
 log = logging.getLogger(__name__)
 KINDS = ("ondemand", "enqueue")
 MAX_PAGE_SIZE = 1000
+MAX_PAGE = 1_000_000
 MAX_BUFFER = 100_000  # rows kept while the database cannot take them; older ones are dropped past this
 TREND_MINUTES = 60
 TREND_HOURS = 24
@@ -59,15 +60,15 @@ class RequestLog:
             "minute": int(at.timestamp() // 60),
             "org_id": identity.org_id if identity else None,
             "caller_id": identity.user_id if identity else None,
-            "client_ip": (client_ip or "")[:64] or None,
+            "client_ip": _text(client_ip, 64),
             "kind": kind,
-            "record_id": (record_id or "")[:64] or None,
-            "endpoint": (endpoint or "")[:300] or None,
+            "record_id": _text(record_id, 64),
+            "endpoint": _text(endpoint, 300),
             "status": status,
             "latency_ms": round(latency_ms, 3),
             "bytes_in": bytes_in,
             "bytes_out": bytes_out,
-            "error": error[:500] if error else None,
+            "error": _text(error, 500),
         }
         with self._lock:
             self._rows.append(row)
@@ -122,8 +123,11 @@ class RequestLog:
     # reading
     def page(self, identity: Identity, filters: dict[str, Any], page: int, page_size: int) -> Doc:
         """A page of the log, newest first: an admin's of the organisation, anyone else's of its own calls."""
-        if page < 0 or not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise ValidationFailed(f"page is 0 or more, page_size 1 to {MAX_PAGE_SIZE}")
+        if not 0 <= page <= MAX_PAGE or not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValidationFailed(f"page is 0 to {MAX_PAGE}, page_size 1 to {MAX_PAGE_SIZE}")
+        status = filters.get("status")
+        if status is not None and not 100 <= status <= 599:
+            raise ValidationFailed("status is an HTTP status, 100 to 599")
         kind = filters.get("kind")
         if kind is not None and kind not in KINDS:
             raise ValidationFailed(f"kind is one of {', '.join(KINDS)}")
@@ -179,6 +183,14 @@ class RequestLog:
             "calls": totals,
             "trends": {"per_minute": _series(per_minute), "per_hour": _series(per_hour)},
         }
+
+
+def _text(value: str | None, limit: int) -> str | None:
+    """Text every database keeps (no NUL, no lone surrogate), cut to its column: a row that cannot be written would
+    hold back the rows behind it."""
+    if not value:
+        return None
+    return value[:limit].replace("\x00", "").encode("utf-8", "replace").decode("utf-8") or None
 
 
 def _item(row: Doc) -> Doc:

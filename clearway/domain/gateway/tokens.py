@@ -22,6 +22,7 @@ from clearway.timeutil import iso, parse_iso, utcnow
 PREFIX = "cwg_"  # tells a gateway token from a JWT or an OIDC token at a glance
 RATE_WINDOW_SEC = 60.0
 MAX_NAME = 200
+MAX_LIMIT = 1_000_000
 
 
 def is_gateway_token(token: str) -> bool:
@@ -74,8 +75,8 @@ class GatewayTokens:
         if expires_days is not None and not (0 < expires_days <= 3650):
             raise ValidationFailed("expires must be between 0 and 3650 days")
         for limit in (rate_per_minute, daily_runs):
-            if limit is not None and limit < 0:
-                raise ValidationFailed("limits are not negative")
+            if limit is not None and not 0 <= limit <= MAX_LIMIT:
+                raise ValidationFailed(f"limits are between 0 and {MAX_LIMIT}")
         token = PREFIX + secrets.token_urlsafe(32)
         now = utcnow()
         row = {
