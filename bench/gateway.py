@@ -8,7 +8,9 @@ same app, interleaved run by run:
 * through the gateway, ``POST /gateway/v1/ondemand/<machine>/<endpoint>`` with the user's Bearer token.
 With 1 client (sequential calls) and with 32 concurrent clients, each a thread with its own kept-alive connection:
 p50 and p99 latency, and requests per second. Targets: at most 1 ms added at p50 (1 client), at least 70% of the
-direct throughput.
+direct throughput. Beside them, the CPU time the Clearway server spends per call through the gateway, next to the
+serving app's own per direct call: unlike latency on a shared machine, it hardly depends on what else runs. An
+answer other than 200 does not stop the run: it is counted, and noted beside the req/s figures.
 
 Standalone: ``python bench/gateway.py [--database sqlite|postgresql|both] [--runs N] [--smoke]``.
 """
@@ -30,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
+import psutil
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -59,19 +62,24 @@ SMOKE_LOAD = Load(sequential=20, per_client=2)
 
 @dataclass(frozen=True)
 class Figures:
-    """One measurement: latency percentiles in ms and requests per second."""
+    """One measurement: latency percentiles in ms, requests per second, and CPU ms per call of the target's
+    process (the serving app called directly; the Clearway server through the gateway)."""
 
     p50_ms: float
     p99_ms: float
-    per_sec: float
+    per_sec: float  # answered with 200
+    cpu_ms: float
+    failed: int  # answers other than 200: counted in the latencies, not in per_sec
+    first_failure: str = ""
 
 
 @dataclass(frozen=True)
 class Target:
-    """Where to send the body, with which headers."""
+    """Where to send the body, with which headers, and the process that answers there."""
 
     url: str
     headers: dict[str, str]
+    pid: int
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -79,27 +87,50 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def _call(client: httpx.Client, target: Target) -> float:
+@dataclass(frozen=True)
+class Timed:
+    seconds: float
+    failure: str  # empty when the answer was a 200
+
+
+def _call(client: httpx.Client, target: Target) -> Timed:
     started = time.perf_counter()
     response = client.post(target.url, json=SAMPLE)
     elapsed = time.perf_counter() - started
-    if response.status_code != 200:
-        raise RuntimeError(f"{target.url} answered {response.status_code}: {response.text[:300]}")
-    return elapsed
+    return Timed(elapsed, "" if response.status_code == 200 else f"{response.status_code} {response.text[:200]}")
+
+
+def _open(client: httpx.Client, target: Target) -> None:
+    """One call before the clock starts, so that the connection is open: it must succeed."""
+    failure = _call(client, target).failure
+    if failure:
+        raise RuntimeError(f"{target.url} answered {failure}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process and its descendants so far."""
+    total = 0.0
+    root = psutil.Process(pid)
+    for proc in [root, *root.children(recursive=True)]:
+        times = proc.cpu_times()
+        total += times.user + times.system
+    return total
 
 
 def sequential(target: Target, calls: int) -> Figures:
     with httpx.Client(headers=target.headers, timeout=30) as client:
-        _call(client, target)  # the connection is open before the clock starts
+        _open(client, target)
+        cpu = cpu_seconds(target.pid)
         started = time.perf_counter()
-        latencies = [_call(client, target) for _ in range(calls)]
+        calls_made = [_call(client, target) for _ in range(calls)]
         wall = time.perf_counter() - started
-    return _figures(latencies, calls / wall)
+        cpu = cpu_seconds(target.pid) - cpu
+    return _figures(calls_made, wall, cpu)
 
 
 def concurrent(target: Target, clients: int, per_client: int) -> Figures:
     """``clients`` threads, each with its own kept-alive connection, start together and make ``per_client`` calls."""
-    latencies: list[float] = []
+    calls_made: list[Timed] = []
     errors: list[BaseException] = []
     ready = threading.Barrier(clients + 1)
     lock = threading.Lock()
@@ -107,11 +138,11 @@ def concurrent(target: Target, clients: int, per_client: int) -> Figures:
     def client_loop() -> None:
         try:
             with httpx.Client(headers=target.headers, timeout=60) as client:
-                _call(client, target)
+                _open(client, target)
                 ready.wait()
                 mine = [_call(client, target) for _ in range(per_client)]
             with lock:
-                latencies.extend(mine)
+                calls_made.extend(mine)
         except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
             errors.append(exc)
             ready.abort()
@@ -123,17 +154,23 @@ def concurrent(target: Target, clients: int, per_client: int) -> Figures:
         ready.wait()
     except threading.BrokenBarrierError:
         pass
+    cpu = cpu_seconds(target.pid)
     started = time.perf_counter()
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - started
+    cpu = cpu_seconds(target.pid) - cpu
     if errors:
         raise errors[0]
-    return _figures(latencies, len(latencies) / wall)
+    return _figures(calls_made, wall, cpu)
 
 
-def _figures(latencies: list[float], per_sec: float) -> Figures:
-    return Figures(1000 * percentile(latencies, 0.5), 1000 * percentile(latencies, 0.99), per_sec)
+def _figures(calls: list[Timed], wall: float, cpu: float) -> Figures:
+    latencies = [c.seconds for c in calls]
+    failures = [c.failure for c in calls if c.failure]
+    p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
+    per_sec = (len(calls) - len(failures)) / wall
+    return Figures(1000 * p50, 1000 * p99, per_sec, 1000 * cpu / len(calls), len(failures), next(iter(failures), ""))
 
 
 def gateway_cli(server: ClearwayServer, *args: str) -> str:
@@ -166,8 +203,10 @@ def targets(work: Path, backend: Backend) -> Iterator[tuple[Target, Target]]:
             gateway_cli(server, "endpoints", "add", "--machine", machine, "--endpoint", served.endpoint)
             with server.client() as client:
                 headers = {"Authorization": client.headers["Authorization"]}
-            direct = Target(served.app.serve_url, {})
-            proxied = Target(f"{server.url}/gateway/v1/ondemand/{machine}/{served.endpoint}", headers)
+            assert served.app.process is not None and server.process is not None
+            direct = Target(served.app.serve_url, {}, served.app.process.pid)
+            url = f"{server.url}/gateway/v1/ondemand/{machine}/{served.endpoint}"
+            proxied = Target(url, headers, server.process.popen.pid)
             for target in (direct, proxied):
                 with httpx.Client(headers=target.headers, timeout=30) as check:
                     answer = check.post(target.url, json=SAMPLE)
@@ -199,6 +238,7 @@ def run(ctx: Context) -> list[Result]:
             direct, through = f[f"direct_{n}"], f[f"gateway_{n}"]
             clients = "1 client" if n == 1 else f"{n} clients"
             added = [g.p50_ms - d.p50_ms for g, d in zip(through, direct, strict=True)]
+            note = failures(direct, through)
             results += [
                 Result("gateway", f"on-demand p50, {clients} [{db}]", "ms", [g.p50_ms for g in through],
                        higher_is_better=False, reference="direct /serve", reference_samples=[d.p50_ms for d in direct]),
@@ -208,9 +248,22 @@ def run(ctx: Context) -> list[Result]:
                        target=at_most(1, "ms") if n == 1 else None),
                 Result("gateway", f"on-demand req/s, {clients} [{db}]", "req/s", [g.per_sec for g in through],
                        reference="direct /serve", reference_samples=[d.per_sec for d in direct],
-                       target=at_least(0.7, "direct")),
+                       target=at_least(0.7, "direct"), note=note),
+                Result("gateway", f"Clearway CPU per on-demand call, {clients} [{db}]", "ms",
+                       [g.cpu_ms for g in through], higher_is_better=False,
+                       reference="the serving app's CPU per direct call", reference_samples=[d.cpu_ms for d in direct]),
             ]  # fmt: skip
     return results
+
+
+def failures(direct: list[Figures], through: list[Figures]) -> str:
+    """A note on the answers other than 200, if any (the first of each side as an example)."""
+    parts = []
+    for side, figures in (("direct", direct), ("gateway", through)):
+        failed = sum(f.failed for f in figures)
+        if failed:
+            parts.append(f"{side}: {failed} not 200 ({next(f.first_failure for f in figures if f.failed)[:120]})")
+    return "; ".join(parts)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -222,7 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     kinds = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
     load = SMOKE_LOAD if args.smoke else FULL_LOAD
     print("| database | clients | p50 ms: direct / gateway (added) | p99 ms: direct / gateway "
-          "| req/s: direct / gateway |\n|---|---:|---|---|---|")  # fmt: skip
+          "| req/s: direct / gateway | CPU ms per call: app (direct) / Clearway (gateway) |"
+          "\n|---|---:|---|---|---|---|")  # fmt: skip
     med = statistics.median
     for kind in kinds:
         with tempfile.TemporaryDirectory(prefix="clearway-bench-gateway-") as tmp:
@@ -232,8 +286,12 @@ def main(argv: list[str] | None = None) -> int:
             p50 = med(x.p50_ms for x in d), med(x.p50_ms for x in g)
             p99 = med(x.p99_ms for x in d), med(x.p99_ms for x in g)
             rps = med(x.per_sec for x in d), med(x.per_sec for x in g)
+            cpu = med(x.cpu_ms for x in d), med(x.cpu_ms for x in g)
             print(f"| {kind} | {n} | {p50[0]:.2f} / {p50[1]:.2f} ({p50[1] - p50[0]:+.2f}) | {p99[0]:.2f} / "
-                  f"{p99[1]:.2f} | {rps[0]:.0f} / {rps[1]:.0f} ({rps[1] / rps[0]:.0%}) |", flush=True)  # fmt: skip
+                  f"{p99[1]:.2f} | {rps[0]:.0f} / {rps[1]:.0f} ({rps[1] / rps[0]:.0%}) | {cpu[0]:.2f} / {cpu[1]:.2f} |",
+                  flush=True)  # fmt: skip
+            if note := failures(d, g):
+                print(f"  {kind}, {n} clients: {note}")
     return 0
 
 
