@@ -93,6 +93,25 @@ describe("clearway nodes", () => {
         assert.deepEqual(req.body, { params: { lr: 0.1 }, queue: "cpu" });
     });
 
+    it("shows sending, then queued; or an error with the status", async () => {
+        let { n, out, caught } = await load({ type: "clearway enqueue", template: "tpl1" });
+        let shown = [];
+        n.status = (status) => shown.push(status);
+        let got = next(out);
+        n.receive({ payload: {} });
+        const msg = await got;
+        assert.deepEqual(shown, [{ fill: "blue", shape: "dot", text: "sending" },
+            { fill: "yellow", shape: "ring", text: `queued ${msg.run}` }]);
+        await helper.unload();
+        ({ n, caught } = await load({ type: "clearway enqueue", template: "tpl1" }, { token: "wrong-token-5ecret" }));
+        shown = [];
+        n.status = (status) => shown.push(status);
+        got = next(caught);
+        n.receive({ payload: {} });
+        await got;
+        assert.deepEqual(shown.at(-1), { fill: "red", shape: "ring", text: "error 401" });
+    });
+
     it("takes the template and queue from msg when set there", async () => {
         const { n, out } = await load({ type: "clearway enqueue", template: "tpl1" });
         const got = next(out);
