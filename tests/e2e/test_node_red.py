@@ -1,7 +1,7 @@
 """Clearway's Node-RED nodes in a real, headless Node-RED: the package built with ``npm ci`` and ``npm pack`` and
 installed from its tarball; its unit tests (``npm test``); every example flow loads; a wrong token reaches a Catch
 node; the live stream gives a notification; and, against the gateway with the real clearml-serving app and the real
-clearml-agent (the gateway test's setup, from tests/support/serving.py): inject → enqueue (wait) → the run
+clearml-agent (the gateway's setup, tests/support/gateway_site.py): inject → enqueue (wait) → the run
 completes, read again by the run status node; inject → on-demand → the prediction, in both route styles. Last, no
 credential value appears in Node-RED's log, its files or any message that came out of a flow.
 
@@ -16,7 +16,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,11 +23,12 @@ import pytest
 from tests.e2e.api import call, data
 from tests.support.agent import AgentProcess
 from tests.support.clients import client_for
+from tests.support.gateway_site import GatewaySite, gateway, gateway_site
 from tests.support.node_red import PACKAGE_DIR, Collector, NodeRed, build_package, collect, example_flows
 from tests.support.oidc import Issuer
 from tests.support.receivers import wait_for
 from tests.support.server import ServerProcess, running_server
-from tests.support.serving import PREDICTION, SAMPLE, ServedModel, create_template, served_model
+from tests.support.serving import PREDICTION, SAMPLE
 
 pytestmark = [pytest.mark.e2e, pytest.mark.single_database]
 RUN_TIMEOUT_SEC = 240
@@ -236,49 +236,27 @@ def test_oidc_client_credentials_are_exchanged_and_renewed(
 
 @dataclass
 class Site:
-    """The gateway test's setup, in an organisation of its own: a served model, a template, an agent."""
+    """The gateway's setup (tests/support/gateway_site.py) and a caller of its own."""
 
     server: ServerProcess
-    served: ServedModel
-    machine: str
-    template: str
+    gateway: GatewaySite
     token: str  # a gateway token of the caller
     caller: dict[str, str]  # the caller's CLEARML_* credentials (an API key pair)
-    owner: dict[str, str]
-    agent: AgentProcess
 
-
-def gateway(server: ServerProcess, *args: str) -> str:
-    """``clearway gateway ARGS``; the new id it prints on its last line."""
-    return server.cli("gateway", *args).stdout.strip().splitlines()[-1]
+    @property
+    def agent(self) -> AgentProcess:
+        return self.gateway.agent
 
 
 @pytest.fixture(scope="module")
 def site(server: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     tag = uuid.uuid4().hex[:8]
     org = f"node-red-{tag}"
-    owner = server.user(f"nr-owner-{tag}", "user", org)
     caller_name = f"nr-app-{tag}"
     caller = server.user(caller_name, "user", org)
-    admin = server.user(f"nr-admin-{tag}", "admin", org)
-    root: Path = tmp_path_factory.mktemp("node-red-gateway")
-    with served_model(owner, root / "serving") as served:
-        machine = gateway(server, "machines", "add", "--serving-task", served.service_id, "--url", served.app.url,
-                          "--name", "node-red-box", "--org", org)  # fmt: skip
-        gateway(server, "endpoints", "add", "--machine", machine, "--endpoint", served.endpoint, "--org", org)
-        template_task = create_template(owner, root / "template")
-        queue = f"node-red-runs-{tag}"
-        with client_for(server, admin) as client:
-            data(call(client, "queues.create", {"name": queue}))
-        template = gateway(server, "templates", "add", "--task", template_task, "--queue", queue,
-                           "--param", "factor:int:1:100", "--param", "label:str:1:20", "--org", org)  # fmt: skip
+    with gateway_site(server, tmp_path_factory.mktemp("node-red-gateway"), org, tag) as records:
         token = gateway(server, "tokens", "create", "--user", caller_name, "--daily-runs", "10")
-        agent = AgentProcess(root / "agent", server.user(f"nr-agent-{tag}", "agent", org), queue, f"nr-{tag}:0")
-        agent.start()
-        try:
-            yield Site(server, served, machine, template, token, caller, owner, agent)
-        finally:
-            agent.stop()
+        yield Site(server, records, token, caller)
 
 
 def test_enqueue_waits_until_the_agent_completes_the_run(red: NodeRed, site: Site, collector: Collector):
@@ -287,14 +265,14 @@ def test_enqueue_waits_until_the_agent_completes_the_run(red: NodeRed, site: Sit
     flows = [
         tab("run"),
         server_node("run-server", site.server, "run", token=site.token),
-        server_node("run-owner", site.server, "run", **key_pair(site.owner)),
+        server_node("run-owner", site.server, "run", **key_pair(site.gateway.owner)),
         inject("run-go", "run", {"factor": 3, "label": "from node-red"}, "run-enqueue"),
         {
             "id": "run-enqueue",
             "type": "clearway enqueue",
             "z": "run",
             "server": "run-server",
-            "template": site.template,
+            "template": site.gateway.template,
             "wait": True,
             "pollInterval": "1",
             "pollMax": "3",
@@ -354,8 +332,8 @@ def test_on_demand_returns_the_prediction_in_both_route_styles(red: NodeRed, sit
             "type": "clearway on-demand",
             "z": "od",
             "server": "od-keys",
-            "machine": site.machine,
-            "endpoint": site.served.endpoint,
+            "machine": site.gateway.machine,
+            "endpoint": site.gateway.served.endpoint,
             "wires": [["od-out"]],
         },
         {
@@ -363,8 +341,8 @@ def test_on_demand_returns_the_prediction_in_both_route_styles(red: NodeRed, sit
             "type": "clearway on-demand",
             "z": "od",
             "server": "od-token",
-            "machine": site.machine,
-            "endpoint": site.served.endpoint,
+            "machine": site.gateway.machine,
+            "endpoint": site.gateway.served.endpoint,
             "compat": True,
             "wires": [["od-out-compat"]],
         },
