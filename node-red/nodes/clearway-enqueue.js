@@ -54,7 +54,7 @@ module.exports = function (RED) {
             return run;
         }
 
-        async function wait(run, msg) {
+        async function wait(run) {
             const signal = controller.signal;
             const deadline = Date.now() + seconds(config.waitTimeout, 3600);
             let delay = seconds(config.pollInterval, 2);
@@ -101,14 +101,14 @@ module.exports = function (RED) {
                     done();
                     return;
                 }
-                const doc = await wait(run, msg);
+                const doc = await wait(run);
                 msg.payload = doc;
                 node.status({ fill: doc.status === "completed" || doc.status === "published" ? "green" : "red",
                     shape: "dot", text: `${doc.status} ${run}` });
                 send(msg);
                 done();
             } catch (err) {
-                fail(node, server, err, msg, send, done);
+                fail(node, server, err, msg, done);
             }
         });
 

@@ -71,15 +71,26 @@ module.exports = function (RED) {
             if (lastEventId !== null) {
                 headers["Last-Event-ID"] = lastEventId;
             }
+            // The connect deadline covers the answer's headers only; the stream's silence is watched below.
             const connect = new AbortController();
-            const connectTimer = setTimeout(() => connect.abort(), connectTimeoutMs);
-            const stop = () => connect.abort();
-            controller.signal.addEventListener("abort", stop, { once: true });
+            let why = null;
+            const abort = (reason) => {
+                why = why || reason;
+                connect.abort();
+            };
+            const connectTimer = setTimeout(() => abort(`no answer within ${connectTimeoutMs / 1000} s`),
+                connectTimeoutMs);
+            if (stopped) {
+                return; // closed while the token was being obtained
+            }
+            controller.signal.addEventListener("abort", () => abort("stopped"), { once: true });
+            const explained = (err) => (why ? new ClearwayError(`events stream: ${why}`, 0) : err);
             let response;
             try {
-                // The deadline covers the answer's headers only; the stream's silence is watched below.
                 response = await fetchWithTimeout(`${server.url}/events/stream${query()}`,
-                    { headers, signal: connect.signal }, 24 * 3600 * 1000, "events stream");
+                    { headers, signal: connect.signal }, null, "events stream");
+            } catch (err) {
+                throw explained(err);
             } finally {
                 clearTimeout(connectTimer);
             }
@@ -100,7 +111,7 @@ module.exports = function (RED) {
             let idle = null;
             const watch = () => {
                 clearTimeout(idle);
-                idle = setTimeout(() => connect.abort(), idleMs);
+                idle = setTimeout(() => abort(`nothing received for ${idleMs / 1000} s`), idleMs);
             };
             try {
                 watch();
@@ -112,6 +123,8 @@ module.exports = function (RED) {
                     watch();
                     parser.feed(decoder.decode(value, { stream: true }));
                 }
+            } catch (err) {
+                throw explained(err);
             } finally {
                 clearTimeout(idle);
                 reader.cancel().catch(() => {});

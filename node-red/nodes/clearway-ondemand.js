@@ -42,7 +42,7 @@ module.exports = function (RED) {
                 send(msg);
                 done();
             } catch (err) {
-                fail(node, server, err, msg, send, done);
+                fail(node, server, err, msg, done);
             }
         });
 

@@ -124,6 +124,10 @@ class FakeClearway {
             const script = this.runScript[run] || ["queued", "in_progress", "completed"];
             const n = (this.runReads[run] = (this.runReads[run] || 0) + 1);
             const status = script[Math.min(n, script.length) - 1];
+            if (status === "unavailable") {
+                problem(503, "the database is busy");
+                return;
+            }
             send(200, {
                 run, status, status_message: "", created: "2026-01-01T00:00:00+00:00", started: null, completed: null,
                 metrics: status === "completed" ? { loss: { total: { last: 0.1, min: 0.1, max: 0.9 } } } : {},

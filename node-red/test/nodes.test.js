@@ -93,6 +93,25 @@ describe("clearway nodes", () => {
         assert.deepEqual(req.body, { params: { lr: 0.1 }, queue: "cpu" });
     });
 
+    it("shows sending, then queued; or an error with the status", async () => {
+        let { n, out, caught } = await load({ type: "clearway enqueue", template: "tpl1" });
+        let shown = [];
+        n.status = (status) => shown.push(status);
+        let got = next(out);
+        n.receive({ payload: {} });
+        const msg = await got;
+        assert.deepEqual(shown, [{ fill: "blue", shape: "dot", text: "sending" },
+            { fill: "yellow", shape: "ring", text: `queued ${msg.run}` }]);
+        await helper.unload();
+        ({ n, caught } = await load({ type: "clearway enqueue", template: "tpl1" }, { token: "wrong-token-5ecret" }));
+        shown = [];
+        n.status = (status) => shown.push(status);
+        got = next(caught);
+        n.receive({ payload: {} });
+        await got;
+        assert.deepEqual(shown.at(-1), { fill: "red", shape: "ring", text: "error 401" });
+    });
+
     it("takes the template and queue from msg when set there", async () => {
         const { n, out } = await load({ type: "clearway enqueue", template: "tpl1" });
         const got = next(out);
@@ -113,6 +132,21 @@ describe("clearway nodes", () => {
         assert.deepEqual(msg.payload.metrics, { loss: { total: { last: 0.1, min: 0.1, max: 0.9 } } });
         assert.deepEqual(msg.payload.artifacts, ["model.pkl"]);
         assert.equal(clearway.runReads[msg.run], 3);
+    });
+
+    it("keeps waiting through a failed poll (503), with a warning", async () => {
+        const { n, out } = await load({ type: "clearway enqueue", template: "bumpy", wait: true,
+            pollInterval: 0.01, pollMax: 0.02 });
+        clearway.runScript = new Proxy({}, { get: () => ["queued", "unavailable", "completed"] });
+        try {
+            const got = next(out);
+            n.receive({ payload: {} });
+            assert.equal((await got).payload.status, "completed");
+            const warned = helper.log().args.filter((args) => args[0].level === helper.log().WARN);
+            assert.match(JSON.stringify(warned), /503 the database is busy; trying again/);
+        } finally {
+            clearway.runScript = {};
+        }
     });
 
     it("gives up waiting after the wait limit, with an error a Catch node gets", async () => {
@@ -249,6 +283,16 @@ describe("clearway nodes", () => {
             params: { x0: 1, x1: 1 } });
     });
 
+    it("reports a refused stream to a Catch node and tries again", async () => {
+        const before = clearway.requests.filter((r) => r.path === "/events/stream").length;
+        const { caught } = await load({ type: "clearway events" }, { token: "wrong-token-5ecret" });
+        const msg = await next(caught);
+        assert.equal(msg.statusCode, 401);
+        assert.match(msg.error.message, /events stream: 401 Invalid token/);
+        await next(caught); // retried after the server's retry delay (none sent here: 2 s)
+        assert.ok(clearway.requests.filter((r) => r.path === "/events/stream").length >= before + 2);
+    });
+
     it("sends one message per notification and reconnects with Last-Event-ID", async () => {
         const received = [];
         const { out } = await new Promise((resolve) => {
@@ -288,4 +332,28 @@ describe("SseParser", () => {
             { id: undefined, event: "error", data: "x\ny" },
         ]);
     });
+});
+
+describe("editor files", () => {
+    const fs = require("node:fs");
+    const path = require("node:path");
+    const pkg = require("../package.json");
+
+    for (const [name, file] of Object.entries(pkg["node-red"].nodes)) {
+        it(`${name}: the editor script compiles and registers the type its template and help name`, () => {
+            const html = fs.readFileSync(path.join(__dirname, "..", file.replace(/\.js$/, ".html")), "utf8");
+            const script = html.match(/<script type="text\/javascript">([\s\S]*?)<\/script>/)[1];
+            const registered = [];
+            const RED = { nodes: { registerType: (type, def) => registered.push([type, def]) },
+                validators: { number: () => () => true, regex: () => () => true } };
+            new Function("RED", "$", script)(RED, () => ({ on: () => ({ trigger: () => {} }) }));
+            assert.equal(registered.length, 1);
+            const [type, def] = registered[0];
+            assert.ok(html.includes(`data-template-name="${type}"`) && html.includes(`data-help-name="${type}"`));
+            const prefix = def.category === "config" ? "node-config-input-" : "node-input-";
+            for (const key of [...Object.keys(def.defaults), ...Object.keys(def.credentials || {})]) {
+                assert.ok(html.includes(`id="${prefix}${key}"`), `${type}: no input for ${key}`);
+            }
+        });
+    }
 });

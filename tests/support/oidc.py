@@ -9,6 +9,7 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -19,12 +20,17 @@ class Issuer:
     """Serves ``<url>/.well-known/openid-configuration`` and ``<url>/certs``; mints tokens with its keys.
 
     ``delay`` makes every answer that many seconds late and ``down`` makes it a 503, to play an issuer in trouble;
-    ``hits`` counts the requests it was sent."""
+    ``hits`` counts the requests it was sent. ``clients`` (id → secret) may get tokens at ``<url>/token`` with the
+    client-credentials grant, as Keycloak's service accounts do, each valid ``client_token_ttl`` seconds;
+    ``client_tokens`` counts the tokens given."""
 
     def __init__(self, realm: str = "test") -> None:
         self.delay = 0.0
         self.down = False
         self.hits = 0
+        self.clients: dict[str, str] = {}
+        self.client_token_ttl = 300
+        self.client_tokens = 0
         self.keys: dict[str, Any] = {
             "RS256": rsa.generate_private_key(public_exponent=65537, key_size=2048),
             "ES256": ec.generate_private_key(ec.SECP256R1()),
@@ -40,13 +46,37 @@ class Issuer:
                     self.send_error(503)
                     return
                 if self.path.endswith("/.well-known/openid-configuration"):
-                    body = {"issuer": issuer.url, "jwks_uri": f"{issuer.url}/certs"}
+                    body = {
+                        "issuer": issuer.url,
+                        "jwks_uri": f"{issuer.url}/certs",
+                        "token_endpoint": f"{issuer.url}/token",
+                    }
                 elif self.path.endswith("/certs"):
                     body = issuer.jwks()
                 else:
                     self.send_error(404)
                     return
                 payload = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+                issuer.hits += 1
+                form = parse_qs(self.rfile.read(int(self.headers.get("content-length") or 0)).decode())
+                client, secret = form.get("client_id", [""])[0], form.get("client_secret", [""])[0]
+                if not self.path.endswith("/token") or form.get("grant_type") != ["client_credentials"]:
+                    self.send_error(400)
+                    return
+                if not secret or issuer.clients.get(client) != secret:
+                    self.send_error(401)
+                    return
+                issuer.client_tokens += 1
+                ttl = issuer.client_token_ttl
+                token = issuer.token(f"service-account-{client}", expires_in=ttl, azp=client)
+                payload = json.dumps({"access_token": token, "expires_in": ttl, "token_type": "Bearer"}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))

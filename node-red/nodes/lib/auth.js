@@ -50,10 +50,13 @@ function anySignal(a, b) {
     return controller.signal;
 }
 
-/** fetch with a deadline; network failures and timeouts become ClearwayErrors (status 0). */
+/** fetch with a deadline (none when timeoutMs is null: a stream); network failures and timeouts become
+ * ClearwayErrors (status 0). */
 async function fetchWithTimeout(url, options, timeoutMs, what) {
-    const signal = options.signal ? anySignal(AbortSignal.timeout(timeoutMs), options.signal)
-        : AbortSignal.timeout(timeoutMs);
+    let signal = options.signal;
+    if (timeoutMs !== null) {
+        signal = signal ? anySignal(AbortSignal.timeout(timeoutMs), signal) : AbortSignal.timeout(timeoutMs);
+    }
     try {
         return await fetch(url, { ...options, signal });
     } catch (err) {

@@ -28,7 +28,7 @@ function dot(node, name, text) {
 }
 
 /** Report a failure through node.error(err, msg) (Catch nodes see it) with a red status; no secret in it. */
-function fail(node, server, err, msg, send, done) {
+function fail(node, server, err, msg, done) {
     const error = safe(server, err);
     node.status({ fill: "red", shape: "ring", text: `error${error.statusCode ? ` ${error.statusCode}` : ""}` });
     if (msg && error.statusCode) {
