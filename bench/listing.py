@@ -38,7 +38,10 @@ def run(ctx: Context) -> list[Result]:
         queries = _queries(projects[0])
         labels = list(queries)
         measures = [_get_all(http, body) for body in queries.values()]
-        measures += [searches[label] for label in labels if label in searches]
+        for label in labels:
+            if label in searches:
+                _check_same_page(label, call(http, "tasks.get_all", queries[label])["tasks"], searches[label])
+                measures.append(_search(*searches[label]))
         samples = interleave(s.latency_requests, *measures)
         theirs = dict(zip([label for label in labels if label in searches], samples[len(labels) :], strict=True))
         for i, label in enumerate(labels):
@@ -141,10 +144,16 @@ def _seed(server: ClearwayServer, count: int) -> list[str]:
 # The same tasks as MLflow runs: a project is an experiment, an archived task a deleted run, a tag a tag's value.
 MLFLOW_STATUS = {"completed": "FINISHED", "failed": "FAILED", "in_progress": "RUNNING", "created": "SCHEDULED",
                  "stopped": "KILLED"}  # fmt: skip
-_NOT_DONE = " AND ".join(f"attributes.status != '{MLFLOW_STATUS[s]}'" for s in ("in_progress", "created", "stopped"))
 
 
-def _mlflow_searches(ctx: Context, mlflow: MlflowServer, count: int) -> dict[str, Callable[[], float]]:
+# MLflow compares a status with one value only (IN is for run ids): completed or failed is "none of the others".
+_FINISHED_OR_FAILED = " AND ".join(f"attributes.status != '{MLFLOW_STATUS[s]}'" for s in STATUSES[2:])
+
+
+Search = tuple[httpx.Client, dict[str, Any]]
+
+
+def _mlflow_searches(ctx: Context, mlflow: MlflowServer, count: int) -> dict[str, Search]:
     """For each of Clearway's queries (by label), the matching ``runs/search``: same filter, order and page."""
     http = ctx.stack.enter_context(mlflow.client())
     experiments = [
@@ -161,7 +170,7 @@ def _mlflow_searches(ctx: Context, mlflow: MlflowServer, count: int) -> dict[str
             **common,
             "experiment_ids": experiments,
             "run_view_type": "ALL",
-            "filter": f"{_NOT_DONE} AND tags.type = 'training' AND tags.family = 'resnet'",
+            "filter": f"{_FINISHED_OR_FAILED} AND tags.type = 'training' AND tags.family = 'resnet'",
             "order_by": ["attributes.start_time DESC"],
         },
         "(one project, by name, page 3)": {**one, "run_view_type": "ALL", "order_by": ["attributes.run_name ASC"]},
@@ -173,7 +182,15 @@ def _mlflow_searches(ctx: Context, mlflow: MlflowServer, count: int) -> dict[str
             "next_page_token"
         ]
     bodies["(one project, by name, page 3)"]["page_token"] = token
-    return {label: _search(http, body) for label, body in bodies.items()}
+    return {label: (http, body) for label, body in bodies.items()}
+
+
+def _check_same_page(label: str, tasks: list[dict[str, Any]], search: Search) -> None:
+    """Both sides answer the same page (the same names in the same order), or the comparison means nothing."""
+    runs = mlflow_call(search[0], "runs/search", search[1]).get("runs", [])
+    theirs = [run["info"]["run_name"] for run in runs]
+    if [task["name"] for task in tasks] != theirs:
+        raise RuntimeError(f"MLflow's page differs from Clearway's for {label}: {theirs[:3]}...")
 
 
 def _search(http: httpx.Client, body: dict[str, Any]) -> Callable[[], float]:

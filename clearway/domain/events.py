@@ -306,12 +306,28 @@ class Events:
         plots = self.stores.events.last_iterations(task_id, "plot", max(1, iters))
         return {"plots": plots, "returned": len(plots), "total": len(plots), "scroll_id": ""}
 
-    def debug_images(self, identity: Identity, task_id: str, iters: int) -> Doc:
+    def debug_images(
+        self,
+        identity: Identity,
+        task_id: str,
+        iters: int,
+        metric: str | None = None,
+        variants: list[str] | None = None,
+        *,
+        exhausted: bool = False,
+    ) -> Doc:
+        """The last ``iters`` iterations of each image series, of ``metric`` and ``variants`` when named.
+        ``exhausted``: the caller already has them all (it scrolls on, as the SDK's ``get_debug_samples`` does
+        until an answer has no iterations): each metric asked for, with none."""
         self._task(identity, task_id)
-        images = self.stores.events.last_iterations(task_id, "training_debug_image", max(1, iters))
+        images = [] if exhausted else self.stores.events.last_iterations(task_id, "training_debug_image", max(1, iters))
         grouped: dict[tuple[str, str], list[Doc]] = defaultdict(list)
         for image in images:
-            grouped[(image.get("metric", ""), image.get("variant", ""))].append(image)
+            key = (image.get("metric", ""), image.get("variant", ""))
+            if (metric is None or key[0] == metric) and (not variants or key[1] in variants):
+                grouped[key].append(image)
+        if exhausted and metric is not None:
+            return {"metrics": [{"task": task_id, "metric": metric, "iterations": []}], "scroll_id": ""}
         metrics: dict[str, list[Doc]] = defaultdict(list)
         for (metric, _variant), events in grouped.items():
             metrics[metric].extend(events)
@@ -483,4 +499,3 @@ def _scroll_number(text: str, *, signed: bool = False, whole: str | None = None)
     if not (digits.isascii() and digits.isdigit()) or len(digits) > 18:
         raise ValidationFailed(f"invalid scroll_id {whole or text!r}")
     return int(text)
-

@@ -107,6 +107,9 @@ with open(published.get_local_copy(), "rb") as weights:
     out["published"] = {"ready": published.published, "url": published.url, "weights": weights.read(12).decode()}
 out["datasets"] = sorted(d["name"] for d in Dataset.list_datasets(dataset_project=f"{project} data"))
 out["search_text"] = [t.name for t in Task.get_tasks(project_name=project, task_filter={"search_text": "properties"})]
+# More iterations asked for than there are: the SDK scrolls on until an answer has none.
+samples = Task.get_task(task_id=setup["trainer"]).get_debug_samples("samples", "digit", n_last_iterations=5)
+out["debug_samples"] = [[s["variant"], s["iter"], s["url"]] for s in samples]
 print("RESULT", json.dumps(out))
 """
 
@@ -242,3 +245,8 @@ def test_debug_images_reported_by_the_sdk_are_listed_and_served(sdk, server: Ser
             assert image.status_code == 200 and image.content[:3] == b"\xff\xd8\xff", event["url"]  # a JPEG
         everything = data(call(client, "events.debug_images", {**body, "iters": 10}))["metrics"][0]["iterations"]
         assert [it["iter"] for it in everything] == [2, 1, 0]
+    # The SDK's own reader: one series (its variant filter), every iteration once, newest first.
+    assert [(variant, iteration) for variant, iteration, _ in sdk["debug_samples"]] == [
+        ("digit", 2), ("digit", 1), ("digit", 0)
+    ]  # fmt: skip
+    assert all(url.startswith(f"{server.url}/files/") for _, _, url in sdk["debug_samples"])

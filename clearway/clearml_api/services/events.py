@@ -49,6 +49,11 @@ class PlotsRequest(Request):
 class DebugImagesRequest(Request):
     metrics: list[dict[str, Any]]
     iters: int = 1
+    scroll_id: str | None = None
+
+
+# Every image asked for is in the first answer; this scroll id says so, and an answer to it has no iterations.
+DEBUG_IMAGES_END = "debug-images-end"
 
 
 class SingleValueRequest(Request):
@@ -162,11 +167,19 @@ def get_task_plots(call: Call, req: PlotsRequest) -> dict[str, Any]:
 
 @service.endpoint("debug_images", DebugImagesRequest)
 def debug_images(call: Call, req: DebugImagesRequest) -> dict[str, Any]:
-    tasks = [m.get("task") for m in req.metrics]
-    if not tasks or not all(isinstance(t, str) for t in tasks):
+    if not req.metrics or not all(isinstance(m.get("task"), str) for m in req.metrics):
         raise ValidationFailed("metrics must name tasks")
-    results = [call.services.events.debug_images(call.me, t, req.iters) for t in tasks]
-    return {"metrics": [m for r in results for m in r["metrics"]], "scroll_id": ""}
+    for m in req.metrics:
+        if not isinstance(m.get("metric"), str | None) or not isinstance(m.get("variants"), list | None):
+            raise ValidationFailed("a metric is a name and its variants a list of names")
+    exhausted = req.scroll_id == DEBUG_IMAGES_END
+    results = [
+        call.services.events.debug_images(
+            call.me, m["task"], req.iters, m.get("metric"), m.get("variants"), exhausted=exhausted
+        )
+        for m in req.metrics
+    ]
+    return {"metrics": [m for r in results for m in r["metrics"]], "scroll_id": DEBUG_IMAGES_END}
 
 
 @service.endpoint("get_task_single_value_metrics", SingleValueRequest)
