@@ -607,6 +607,31 @@ class SubscriptionStore(ABC):
         """Delete finished deliveries older than ``before``."""
 
 
+@dataclass(frozen=True)
+class WebSession:
+    user_id: str
+    csrf: str
+    expires: datetime
+
+
+class WebSessionStore(ABC):
+    """Server-side sessions of the web UI, found by the SHA-256 of the cookie's token (the token is never stored)."""
+
+    @abstractmethod
+    def create(self, token_hash: str, user_id: str, csrf: str, now: datetime, expires: datetime) -> None: ...
+
+    @abstractmethod
+    def find(self, token_hash: str, now: datetime) -> WebSession | None:
+        """The session, unless it is unknown, revoked or expired."""
+
+    @abstractmethod
+    def revoke(self, token_hash: str) -> None: ...
+
+    @abstractmethod
+    def prune(self, before: datetime) -> int:
+        """Delete sessions that expired before ``before``."""
+
+
 class Stores(ABC):
     """Every store of one database, and the transaction that spans them."""
 
@@ -626,6 +651,7 @@ class Stores(ABC):
     audit: AuditStore
     outbox: OutboxStore
     subscriptions: SubscriptionStore
+    web_sessions: WebSessionStore
 
     @abstractmethod
     def transaction(self) -> AbstractContextManager[Any]:

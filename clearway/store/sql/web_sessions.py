@@ -1,0 +1,38 @@
+"""Web UI sessions in SQL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, insert, select, update
+
+from clearway.store.base import WebSession, WebSessionStore
+from clearway.store.sql.database import Database
+from clearway.store.sql.schema import web_sessions
+
+
+class SqlWebSessionStore(WebSessionStore):
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def create(self, token_hash: str, user_id: str, csrf: str, now: datetime, expires: datetime) -> None:
+        row = {"token_hash": token_hash, "user_id": user_id, "csrf": csrf, "created": now, "expires": expires}
+        with self.db.transaction() as conn:
+            conn.execute(insert(web_sessions), row)
+
+    def find(self, token_hash: str, now: datetime) -> WebSession | None:
+        c = web_sessions.c
+        stmt = select(c.user_id, c.csrf, c.expires).where(
+            c.token_hash == token_hash, c.revoked.is_(False), c.expires > now
+        )
+        with self.db.read() as conn:
+            row = conn.execute(stmt).first()
+        return WebSession(row.user_id, row.csrf, row.expires) if row else None
+
+    def revoke(self, token_hash: str) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(update(web_sessions).where(web_sessions.c.token_hash == token_hash).values(revoked=True))
+
+    def prune(self, before: datetime) -> int:
+        with self.db.transaction() as conn:
+            return conn.execute(delete(web_sessions).where(web_sessions.c.expires < before)).rowcount
