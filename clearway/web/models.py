@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from clearway.auth.middleware import request_identity
 from clearway.domain.identity import Identity
-from clearway.domain.query import ListQuery, parse_tag_filter
+from clearway.domain.query import Condition, InList, ListQuery, field_path, parse_tag_filter
 from clearway.errors import NotFound
 from clearway.services import Services
 from clearway.store.base import Doc
@@ -76,7 +76,7 @@ def routes(services: Services) -> list[Route]:
         # LINEAGE: the task that made it, the tasks that use it as input, and its parent model.
         users_of = (
             services.tasks.list(
-                me, ListQuery(equals={"models.input.model": [model["id"]]}, page_size=100), ["id", "name", "status"]
+                me, ListQuery(where=[_uses(model["id"])], page_size=100), ["id", "name", "status"]
             )
             if tab == "lineage"
             else []
@@ -111,6 +111,13 @@ def routes(services: Services) -> list[Route]:
         Route("/models/{model_id}/actions/{action}", model_action, methods=["POST"]),
         Route("/models/{model_id}/{tab}", model_tab, methods=["GET"]),
     ]
+
+
+def _uses(model_id: str) -> Condition:
+    """Tasks that take the model as an input."""
+    terms = parse_tag_filter([model_id])
+    assert terms is not None
+    return InList(field_path("models.input.model"), terms)
 
 
 def _readable_task(services: Services, me: Identity, task_id: object) -> Doc | None:

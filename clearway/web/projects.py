@@ -94,9 +94,9 @@ def _columns(request: Request) -> list[Column]:
 def task_query(request: Request, columns: list[Column], project: str | None) -> ListQuery:
     params = request.query_params
     equals: dict[str, list[Any]] = {}
-    for key in ("status", "type", "user"):
+    for key, column in (("status", "status"), ("type", "type"), ("user", "owner_id")):
         if values := [v for v in params.getlist(key) if v]:
-            equals[key] = values
+            equals[column] = values
     if project:
         equals["project"] = [project]
     tags = [t for t in params.getlist("tag") if t]

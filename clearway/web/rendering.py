@@ -4,6 +4,7 @@ answer, and the CSRF check of every change."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -53,6 +54,9 @@ def _size(value: Any) -> str:
 
 _ENV.filters["when"] = _when
 _ENV.filters["size"] = _size
+_ENV.filters["ms"] = lambda value: (
+    datetime.fromtimestamp(value / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, int | float) else ""
+)
 _ENV.filters["pretty"] = lambda value: json.dumps(value, indent=2, sort_keys=True, default=str)
 _ENV.globals["PREFIX"] = PREFIX
 
@@ -68,7 +72,7 @@ def _values(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list | tuple) else [value]
 
 
-def page(request: Request, template: str, status: int = 200, *, plots: bool = False, **context: Any) -> Response:
+def page(request: Request, template: str, status: int = 200, *, inline_styles: bool = False, **context: Any) -> Response:
     identity = request.scope.get("state", {}).get("identity")
     html = _ENV.get_template(template).render(
         request=request,
@@ -78,7 +82,7 @@ def page(request: Request, template: str, status: int = 200, *, plots: bool = Fa
         with_query=lambda **changes: with_query(request, **changes),
         **context,
     )
-    return secured(HTMLResponse(html, status_code=status), plots=plots)
+    return secured(HTMLResponse(html, status_code=status), inline_styles=inline_styles)
 
 
 def render_refusal(path: str, exc: Exception, *, login: bool = True) -> Response:
@@ -96,8 +100,8 @@ def render_refusal(path: str, exc: Exception, *, login: bool = True) -> Response
     return secured(response)
 
 
-def secured(response: Response, *, plots: bool = False) -> Response:
-    response.headers["Content-Security-Policy"] = CSP_PLOTS if plots else CSP
+def secured(response: Response, *, inline_styles: bool = False) -> Response:
+    response.headers["Content-Security-Policy"] = CSP_PLOTS if inline_styles else CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"
     response.headers.setdefault("Cache-Control", "no-store")

@@ -68,7 +68,7 @@ def routes(services: Services) -> list[Route]:
         return page(
             request,
             "task.html",
-            plots=tab == "plots",
+            inline_styles=tab == "plots",
             task=task,
             tab=tab,
             tabs=TABS,
@@ -143,7 +143,10 @@ def _console(services: Services, me: Identity, task_id: str, request: Request) -
         events = log["events"]
         scanned += len(events)
         needle = query.lower()
-        lines += [e for e in events if not query or needle in str(e.get("msg", "")).lower()]
+        for event in events:  # the SDK sends several printed lines in one event
+            for line in str(event.get("msg", "")).splitlines():
+                if not query or needle in line.lower():
+                    lines.append({"timestamp": event.get("timestamp"), "msg": line})
         scroll = log["scroll_id"]
         if len(events) < CONSOLE_BATCH:
             scroll = None if not events else scroll
