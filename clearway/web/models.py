@@ -75,9 +75,7 @@ def routes(services: Services) -> list[Route]:
         names = services.accounts.names(me, {u for u in users if u})
         # LINEAGE: the task that made it, the tasks that use it as input, and its parent model.
         users_of = (
-            services.tasks.list(
-                me, ListQuery(where=[_uses(model["id"])], page_size=100), ["id", "name", "status"]
-            )
+            services.tasks.list(me, ListQuery(where=[_uses(model["id"])], page_size=100), ["id", "name", "status"])
             if tab == "lineage"
             else []
         )

@@ -72,7 +72,9 @@ def _values(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list | tuple) else [value]
 
 
-def page(request: Request, template: str, status: int = 200, *, inline_styles: bool = False, **context: Any) -> Response:
+def page(
+    request: Request, template: str, status: int = 200, *, inline_styles: bool = False, **context: Any
+) -> Response:
     identity = request.scope.get("state", {}).get("identity")
     html = _ENV.get_template(template).render(
         request=request,
