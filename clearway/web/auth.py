@@ -62,10 +62,6 @@ def routes(services: Services) -> list[Route]:
     settings = services.settings
     oidc = _OidcClient(settings) if settings.oidc_issuer and settings.oidc_client_id else None
 
-    def home(request: Request) -> Response:
-        request_identity(request)
-        return redirect(PREFIX + "/projects")
-
     def login_form(request: Request) -> Response:
         return page(request, "login.html", next=request.query_params.get("next", ""), error=None, oidc=oidc)
 
@@ -143,7 +139,6 @@ def routes(services: Services) -> list[Route]:
         return redirect(PREFIX + "/settings")
 
     return [
-        Route("/", home, methods=["GET"]),
         Route("/login", login_form, methods=["GET"]),
         Route("/login", login, methods=["POST"]),
         Route("/logout", logout, methods=["POST"]),

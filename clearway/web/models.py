@@ -60,13 +60,9 @@ def routes(services: Services) -> list[Route]:
             has_next=len(found) == PAGE_SIZE,
         )
 
-    def model_root(request: Request) -> Response:
-        request_identity(request)
-        return redirect(f"{PREFIX}/models/{request.path_params['model_id']}/general")
-
     def model_tab(request: Request) -> Response:
         me = request_identity(request)
-        tab = request.path_params["tab"]
+        tab = request.path_params.get("tab", MODEL_TABS[0])
         if tab not in MODEL_TABS:
             raise NotFound(f"No tab {tab!r}")
         model = services.models.get(me, request.path_params["model_id"])
@@ -105,7 +101,7 @@ def routes(services: Services) -> list[Route]:
 
     return [
         Route("/models", models, methods=["GET"]),
-        Route("/models/{model_id}", model_root, methods=["GET"]),
+        Route("/models/{model_id}", model_tab, methods=["GET"]),
         Route("/models/{model_id}/actions/{action}", model_action, methods=["POST"]),
         Route("/models/{model_id}/{tab}", model_tab, methods=["GET"]),
     ]

@@ -155,4 +155,8 @@ def routes(services: Services) -> list[Route]:
             sort=request.query_params.get("sort") or "-created",
         )
 
-    return [Route("/projects", projects, methods=["GET"]), Route("/tasks", tasks, methods=["GET"])]
+    return [
+        Route("/", projects, methods=["GET"]),  # the home page
+        Route("/projects", projects, methods=["GET"]),
+        Route("/tasks", tasks, methods=["GET"]),
+    ]

@@ -16,8 +16,7 @@ from clearway.domain.identity import Identity
 from clearway.errors import NotFound
 from clearway.services import Services
 from clearway.store.base import Doc
-from clearway.web import PREFIX
-from clearway.web.rendering import page, redirect, secured
+from clearway.web.rendering import page, secured
 
 TABS = ["execution", "configuration", "artifacts", "info", "console", "scalars", "plots", "debug"]
 TAB_NAMES = {"debug": "DEBUG SAMPLES"}
@@ -44,13 +43,9 @@ def user_properties(doc: Doc) -> dict[str, Any]:
 
 
 def routes(services: Services) -> list[Route]:
-    def task_root(request: Request) -> Response:
-        request_identity(request)
-        return redirect(f"{PREFIX}/tasks/{request.path_params['task_id']}/execution")
-
     def task_tab(request: Request) -> Response:
         me = request_identity(request)
-        tab = request.path_params["tab"]
+        tab = request.path_params.get("tab", TABS[0])
         if tab not in TABS:
             raise NotFound(f"No tab {tab!r}")
         task = services.tasks.get(me, request.path_params["task_id"])
@@ -98,7 +93,7 @@ def routes(services: Services) -> list[Route]:
         return secured(response)
 
     return [
-        Route("/tasks/{task_id}", task_root, methods=["GET"]),
+        Route("/tasks/{task_id}", task_tab, methods=["GET"]),
         Route("/tasks/{task_id}/scalars.json", scalars, methods=["GET"]),
         Route("/tasks/{task_id}/console/lines", console_lines, methods=["GET"]),
         Route("/tasks/{task_id}/{tab}", task_tab, methods=["GET"]),
