@@ -25,6 +25,9 @@ from tests.support.server import ServerProcess
 pytestmark = [pytest.mark.e2e, pytest.mark.single_database]
 
 CHROMIUM = "/usr/bin/chromium"
+BIG_CHART = 10_000  # points per series: drawn in at most MAX_DRAW_MS
+MAX_DRAW_MS = 200
+MAX_PAGE_BYTES = 100_000  # a page without plots, compressed, with everything it loads
 SHOTS = Path(__file__).parents[1] / "artifacts" / "screenshots"
 
 NOTEBOOK = """
@@ -90,6 +93,7 @@ class World:
     ds2: str
     queue_name: str
     waiting: str
+    big: str
     a_name: str
     b_name: str
     admin_name: str
@@ -119,6 +123,15 @@ def world(server: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> Wo
         waiting = data(call(a, "tasks.clone", {"task": ids["task"], "new_task_name": f"waiting-{tag}"}))["id"]
         data(call(a, "tasks.enqueue", {"task": waiting, "queue": queue}))
         project_id = data(call(a, "tasks.get_by_id", {"task": ids["task"]}))["task"]["project"]
+        big = data(call(a, "tasks.create", {"name": f"big-{tag}", "type": "training", "project": project_id}))["id"]
+        points = [
+            {"task": big, "type": "training_stats_scalar", "metric": "big", "variant": v, "iter": i, "value": i * k}
+            for k, v in ((1.0, "up"), (-1.0, "down"))
+            for i in range(BIG_CHART)
+        ]
+        for start in range(0, len(points), 1000):
+            body = "\n".join(json.dumps(p) for p in points[start : start + 1000])
+            assert data(a.post("/events.add_batch", content=body))["added"] == len(points[start : start + 1000])
     return World(
         tag=tag,
         project=project_id,
@@ -129,6 +142,7 @@ def world(server: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> Wo
         ds2=ids["ds2"],
         queue_name=queue_name,
         waiting=waiting,
+        big=big,
         a_name=a_name,
         b_name=b_name,
         admin_name=admin_name,
@@ -154,6 +168,12 @@ def expect(locator: object) -> Any:
     from playwright.sync_api import expect as playwright_expect
 
     return playwright_expect(locator)  # type: ignore[arg-type]
+
+
+def _figure(line: str) -> None:
+    """A measured figure, kept beside the screenshots."""
+    with (SHOTS / "figures.txt").open("a") as out:
+        out.write(line + "\n")
 
 
 class Session:
@@ -217,7 +237,7 @@ def test_the_owner_finds_the_task_and_every_tab(alice: Session, world: World):
     assert page.locator("#tasks td.extra").first.inner_text() in ("0.001", "")
     assert "0.001" in page.locator("#tasks").inner_text()
     page.click(f"#tasks a:text-is('{world.task_name}')")
-    page.wait_for_url(f"**/web/tasks/{world.task}/execution")
+    page.wait_for_url(f"**/web/tasks/{world.task}")
 
     alice.open(f"/web/tasks/{world.task}/execution", "task-execution")
     assert page.locator("#task-status").inner_text() == "completed"
@@ -354,4 +374,33 @@ def test_a_second_user_sees_none_of_it(browser: object, server: ServerProcess, w
         assert [m for m in markers if m in shown and m not in path] == [] and "0.001" not in shown, path
     admin = page.goto("/web/admin")
     assert admin is not None and admin.status == 403
+    session.close()
+
+
+def test_a_10k_point_chart_draws_fast(alice: Session, world: World):
+    page = alice.page
+    alice.open(f"/web/tasks/{world.big}/scalars", "big-scalars")
+    page.wait_for_selector("#scalars[data-drawn]")
+    drawn = int(page.locator("#scalars").get_attribute("data-draw-ms") or "0")
+    _figure(f"scalars chart, 2 series of {BIG_CHART} points: drawn in {drawn} ms")
+    assert drawn <= MAX_DRAW_MS, f"{BIG_CHART} points per series drawn in {drawn} ms"
+    legend = page.locator("figure.chart[data-metric=big] .u-legend").inner_text()
+    assert "up" in legend and "down" in legend
+
+
+@pytest.mark.parametrize("path", ["/web/tasks", "/web/queues"])
+def test_a_page_without_plots_loads_in_100_kb(browser: object, server: ServerProcess, world: World, path: str):
+    """Everything the page loads (HTML, CSS, scripts, data), as compressed on the wire, in a fresh browser."""
+    session = Session(browser, server, "weight")
+    session.login(world.a_name, world.password)
+    fresh = Session(browser, server, "weight-fresh")  # an empty cache; the session's cookie carried over
+    fresh.context.add_cookies(session.context.cookies())
+    loaded: list[Any] = []
+    fresh.page.on("requestfinished", lambda request: loaded.append(request))
+    fresh.open(path, "weight-" + path.rsplit("/", 1)[-1])
+    sizes = {r.url: r.sizes()["responseBodySize"] + r.sizes()["responseHeadersSize"] for r in loaded}
+    _figure(f"{path}: {sum(sizes.values())} bytes on the wire, {len(sizes)} responses")
+    assert sum(sizes.values()) <= MAX_PAGE_BYTES, sizes
+    assert fresh.problems == []
+    fresh.close()
     session.close()
