@@ -404,3 +404,15 @@ def test_a_page_without_plots_loads_in_100_kb(browser: object, server: ServerPro
     assert fresh.problems == []
     fresh.close()
     session.close()
+
+
+def test_live_updates_show_a_status_change_without_reloading(alice: Session, server: ServerProcess, world: World):
+    page = alice.page
+    alice.open(f"/web/tasks/{world.waiting}/info", "live-before")
+    expect(page.locator("#task-status")).to_have_text("queued")
+    page.evaluate("document.body.setAttribute('data-marker', 'same page')")  # gone if the page reloads
+    with client_for(server, server.credentials(world.a_name)) as a:
+        data(call(a, "tasks.stop", {"task": world.waiting, "force": True}))
+    expect(page.locator("#task-status")).to_have_text("stopped", timeout=15_000)
+    assert page.locator("body[data-marker]").count() == 1
+    page.screenshot(path=str(SHOTS / "a-live-after.png"), full_page=True)
