@@ -21,6 +21,8 @@ from clearway.clearml_api.router import ClearmlApi
 from clearway.clearml_api.services import ALL as CLEARML_SERVICES
 from clearway.errors import ClearwayError
 from clearway.files_api.routes import FileServer
+from clearway.gateway import authenticates_itself
+from clearway.gateway.routes import GatewayApi
 from clearway.notify import PREFIX as EVENTS_PREFIX
 from clearway.ops import metrics
 from clearway.ops.exposition import PATH as METRICS_PATH
@@ -69,14 +71,18 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     services = services or Services.build(settings)
     clearml = ClearmlApi(services, collect(CLEARML_SERVICES))
     files = FileServer(services)
+    gateway = GatewayApi(services)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         services.watchdog.start(settings.watchdog_interval_sec)
         services.notifier.start()
+        services.gateway.log.start()
         try:
             yield
         finally:
+            await gateway.close()
+            services.gateway.log.stop()
             services.notifier.stop()
             services.watchdog.stop()
             metrics.process_ended()
@@ -92,6 +98,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         events,
         ui,
         *files.routes(),
+        *gateway.routes(),
         *clearml.routes(),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
@@ -100,7 +107,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         IdentityMiddleware,
         auth=services.auth,
         addresses=ClientAddress(settings.trusted_proxies),
-        is_public=lambda path: path in PUBLIC_PATHS or web.is_public(path) or clearml.is_public(path),
+        # The gateway's routes identify their callers themselves (gateway tokens, Snap4City's token in the body).
+        is_public=lambda path: (
+            path in PUBLIC_PATHS or web.is_public(path) or clearml.is_public(path) or authenticates_itself(path)
+        ),
         refusal=lambda path, exc: _refusal(clearml, path, exc),
         web_sessions=services.web_sessions,
         cookie_allowed=web.cookie_allowed,

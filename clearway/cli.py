@@ -1,4 +1,4 @@
-"""The command line: ``clearway server | users | keys | env | db | backup | restore``."""
+"""The command line: ``clearway server | users | keys | env | db | backup | restore | gateway``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Annotated, TypeVar
 import typer
 
 from clearway.cli_admin import allowlist_app, audit_app, groups_app, shares_app
+from clearway.cli_gateway import gateway_app
 from clearway.cli_notify import notify_app
 from clearway.domain.accounts import operator
 from clearway.settings import Settings
@@ -32,6 +33,7 @@ app.add_typer(shares_app, name="shares")
 app.add_typer(allowlist_app, name="allowlist")
 app.add_typer(audit_app, name="audit")
 app.add_typer(notify_app, name="notify")
+app.add_typer(gateway_app, name="gateway")
 
 DEFAULT_ORG = "default"
 

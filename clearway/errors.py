@@ -212,6 +212,24 @@ class Conflict(ClearwayError):
     default_message = "Conflict"
 
 
+# The gateway's own routes (never the ClearML API, whose clients retry 429 and 5xx above 500 forever).
+class TooManyRequests(ClearwayError):
+    """Over a gateway token's rate limit or daily run quota; ``retry_after`` (seconds) goes in Retry-After."""
+
+    status = 429
+    default_message = "Too many requests"
+
+
+class MachineUnavailable(ClearwayError):
+    status = 503
+    default_message = "The serving machine is unavailable"
+
+
+class MachineTimeout(ClearwayError):
+    status = 504
+    default_message = "The serving machine did not answer in time"
+
+
 class InsufficientStorage(ClearwayError):
     status = 500
     subcode = 507

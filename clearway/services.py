@@ -14,6 +14,12 @@ from clearway.domain.audit import Audit
 from clearway.domain.blobs import Blobs
 from clearway.domain.dispatch import Dispatch
 from clearway.domain.events import Events
+from clearway.domain.gateway import Gateway
+from clearway.domain.gateway.health import MachineHealth
+from clearway.domain.gateway.records import GatewayRecords
+from clearway.domain.gateway.request_log import RequestLog
+from clearway.domain.gateway.runs import GatewayRuns
+from clearway.domain.gateway.tokens import GatewayTokens
 from clearway.domain.identity import Identity
 from clearway.domain.impersonation import Impersonation
 from clearway.domain.models import Models
@@ -58,6 +64,7 @@ class Services:
     subscriptions: Subscriptions
     notifier: Notifier
     web_sessions: WebSessions
+    gateway: Gateway
 
     @classmethod
     def build(cls, settings: Settings, database: Database | None = None) -> Services:
@@ -71,6 +78,7 @@ class Services:
         blobs = Blobs(stores, open_blob_store(settings), settings.max_upload_bytes)
         audit.listeners.append(SecurityAlerts(stores))
         auth = Authenticator(stores, settings, audit, Impersonation(stores), counters)
+        dispatch = Dispatch(stores, tasks, queues)
         return cls(
             settings=settings,
             stores=stores,
@@ -85,7 +93,7 @@ class Services:
             sharing=Sharing(stores, audit),
             allowlists=Allowlists(stores, audit),
             queues=queues,
-            dispatch=Dispatch(stores, tasks, queues),
+            dispatch=dispatch,
             workers=workers,
             watchdog=Watchdog(
                 stores,
@@ -104,6 +112,7 @@ class Services:
             ),
             notifier=build_notifier(settings, stores, lambda user_id: _identity(auth, user_id)),
             web_sessions=WebSessions(stores.web_sessions, auth, settings.web_session_ttl_sec),
+            gateway=_gateway(settings, stores, counters, tasks, queues, dispatch, blobs),
         )
 
 
@@ -111,6 +120,32 @@ def _identity(auth: Authenticator, user_id: str) -> Identity | None:
     """A user's identity with its groups and shares, as its requests would carry it (None once it is gone)."""
     session = auth.sessions.for_user(user_id)
     return session.identity if session else None
+
+
+def _gateway(
+    settings: Settings,
+    stores: Stores,
+    counters: SlidingCounters,
+    tasks: Tasks,
+    queues: Queues,
+    dispatch: Dispatch,
+    blobs: Blobs,
+) -> Gateway:
+    records = GatewayRecords(stores, tasks, queues, settings.key_cache_sec)
+    tokens = GatewayTokens(
+        stores,
+        counters,
+        rate_per_minute=settings.gateway_token_rate_per_minute,
+        daily_runs=settings.gateway_token_daily_runs,
+        cache_sec=settings.key_cache_sec,
+    )
+    return Gateway(
+        records=records,
+        tokens=tokens,
+        runs=GatewayRuns(stores, records, tokens, tasks, dispatch, blobs),
+        health=MachineHealth(stores, settings.gateway_failures_before_down, settings.gateway_probe_interval_sec),
+        log=RequestLog(stores, settings.gateway_log_retention_days, settings.gateway_log_flush_sec),
+    )
 
 
 def shared_counters(settings: Settings, stores: Stores) -> SlidingCounters:

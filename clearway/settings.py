@@ -160,6 +160,34 @@ class Settings(BaseSettings):
     queue_stall_minutes: float = Field(
         default=15.0, gt=0, description="A queue whose tasks wait this long with no live worker is announced stalled."
     )
+    gateway_connect_timeout_sec: float = Field(
+        default=2.0, gt=0, description="The gateway's connect timeout to a serving machine: past it, a 503."
+    )
+    gateway_read_timeout_sec: float = Field(
+        default=30.0, gt=0, description="How long the gateway waits for a serving machine's answer: past it, a 504."
+    )
+    gateway_failures_before_down: int = Field(
+        default=3, ge=1, description="Failed calls in a row after which a serving machine is marked down."
+    )
+    gateway_probe_interval_sec: float = Field(
+        default=15.0, gt=0, description="How long a machine marked down is left alone before it is tried again."
+    )
+    gateway_max_body_bytes: int = Field(
+        default=1024 * 1024, gt=0, description="Largest request body the gateway takes (a 413 past it)."
+    )
+    gateway_pool_size: int = Field(
+        default=100, ge=1, description="Most connections the gateway keeps open to the serving machines, in all."
+    )
+    gateway_token_rate_per_minute: int = Field(
+        default=600, ge=1, description="Default calls per minute of a new gateway token."
+    )
+    gateway_token_daily_runs: int = Field(
+        default=100, ge=0, description="Default enqueued runs per day (UTC) of a new gateway token."
+    )
+    gateway_log_retention_days: int = Field(default=30, gt=0, description="How long the gateway's request log is kept.")
+    gateway_log_flush_sec: float = Field(
+        default=0.5, gt=0, description="How often the gateway writes its buffered request log to the database."
+    )
 
     @field_validator("trusted_proxies", "oidc_admin_roles", "metrics_allow", mode="before")
     @classmethod

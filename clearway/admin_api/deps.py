@@ -26,3 +26,8 @@ def admin(request: Request, _token: Annotated[HTTPAuthorizationCredentials | Non
     if not may_administer(identity):
         raise Forbidden("This needs the admin role")
     return identity
+
+
+def member(request: Request, _token: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]) -> Identity:
+    """Any caller of the organisation (the routes that act as the caller: the gateway's records)."""
+    return request_identity(request)

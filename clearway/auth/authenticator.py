@@ -196,6 +196,14 @@ class Authenticator:
             return self._admit(self._oidc_session(token, client_ip), client_ip)
         return self._admit(self._token_session(token), client_ip)
 
+    def identify_user(self, user_id: str, client_ip: str | None) -> Identity:
+        """The identity of a user named by a credential checked elsewhere (a gateway token), admitted from
+        ``client_ip`` like any other credential."""
+        session = self.sessions.for_user(user_id)
+        if session is None:
+            raise InvalidToken("The token's user is gone")
+        return self._admit(session, client_ip)
+
     def _token_session(self, token: str) -> Session:
         claims = decode_token(token, self.settings.signing_secret)
         user_id = (claims.get("identity") or {}).get("user")

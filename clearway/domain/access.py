@@ -274,3 +274,27 @@ def may_see_organisation_event(identity: Identity, org_id: str) -> bool:
 def may_see_admin_event(identity: Identity, org_id: str) -> bool:
     """Security events and gateway machines: the organisation's admins."""
     return identity.org_id == org_id and may_administer(identity)
+
+
+# The gateway: machines, endpoints and enqueue templates (records with a random public id), and their runs.
+def gateway_owner_filter(identity: Identity) -> str | None:
+    """Whose gateway records the caller manages (lists, revokes): an admin every one of its organisation (None),
+    anyone else its own."""
+    return None if may_administer(identity) else identity.user_id
+
+
+def may_call_gateway_record(identity: Identity, record: dict[str, Any]) -> bool:
+    """Who may call a record: its organisation by default, or only the users and groups it lists (with its owner
+    and the organisation's admins)."""
+    if record.get("org_id") != identity.org_id or identity.acting_task is not None:
+        return False
+    if record.get("owner_id") == identity.user_id or may_administer(identity):
+        return True
+    return _listed(identity, record.get("callers")) is not False
+
+
+def may_read_gateway_run(identity: Identity, run: dict[str, Any]) -> bool:
+    """A run is read by whoever asked for it, the template's owner (who owns the clone) and admins."""
+    if run.get("org_id") != identity.org_id or identity.acting_task is not None:
+        return False
+    return identity.user_id in (run.get("caller_id"), run.get("owner_id")) or may_administer(identity)

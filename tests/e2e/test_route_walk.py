@@ -58,6 +58,10 @@ class World:
     file_path: str
     subscription: str
     delivery: int
+    machine: str  # A's gateway records, callable by A alone
+    template: str
+    run: str
+    gateway_token: str  # the id of A's gateway token
     a_user: str
     a_key: str
     b_user: str
@@ -67,7 +71,7 @@ class World:
     @property
     def secrets(self) -> list[str]:
         ids = [self.project, self.task, self.queued_task, self.model, self.a_user, self.a_key, self.file_path]
-        ids.append(self.subscription)
+        ids += [self.subscription, self.machine, self.template, self.run, self.gateway_token]
         return ids + self.markers
 
 
@@ -321,6 +325,79 @@ HTTP: dict[tuple[str, str], HttpCase] = {
         lambda w: None,
         "write",
     ),
+    # The gateway: A's records, callable by A alone; its run; its token. Its own routes, then the admin API's.
+    ("POST", "/gateway/v1/ondemand/{machine}/{endpoint:path}"): (
+        lambda w: f"/gateway/v1/ondemand/{w.machine}/walk",
+        lambda w: {"x0": 1},
+        "write",
+    ),
+    ("POST", "/gateway/v1/enqueue/{template}"): (
+        lambda w: f"/gateway/v1/enqueue/{w.template}",
+        lambda w: {"params": {}},
+        "write",
+    ),
+    ("GET", "/gateway/v1/runs/{run}"): (lambda w: f"/gateway/v1/runs/{w.run}", lambda w: None, "read"),
+    ("GET", "/gateway/v1/runs/{run}/artifacts/{name:path}"): (
+        lambda w: f"/gateway/v1/runs/{w.run}/artifacts/a",
+        lambda w: None,
+        "read",
+    ),
+    ("GET", "/gateway/v1/logs"): (lambda w: "/gateway/v1/logs", lambda w: None, "read"),
+    ("GET", "/gateway/v1/stats"): (lambda w: "/gateway/v1/stats", lambda w: None, "read"),
+    ("POST", "/clearml/serve/ondemand"): (
+        lambda w: "/clearml/serve/ondemand",
+        lambda w: {"machine_id": w.machine, "endpoint": "walk", "params": {}},
+        "write",
+    ),
+    ("POST", "/clearml/serve/enqueue_task"): (
+        lambda w: "/clearml/serve/enqueue_task",
+        lambda w: {"task_id": w.template, "queue": w.queue, "params": {}},
+        "write",
+    ),
+    ("GET", "/admin/api/gateway/machines"): (lambda w: "/admin/api/gateway/machines", lambda w: None, "read"),
+    ("POST", "/admin/api/gateway/machines"): (
+        lambda w: "/admin/api/gateway/machines",
+        lambda w: {"serving_task": w.task, "url": "http://127.0.0.1:9"},
+        "write",
+    ),
+    ("DELETE", "/admin/api/gateway/machines/{record_id}"): (
+        lambda w: f"/admin/api/gateway/machines/{w.machine}",
+        lambda w: None,
+        "write",
+    ),
+    ("GET", "/admin/api/gateway/endpoints"): (lambda w: "/admin/api/gateway/endpoints", lambda w: None, "read"),
+    ("POST", "/admin/api/gateway/endpoints"): (
+        lambda w: "/admin/api/gateway/endpoints",
+        lambda w: {"machine": w.machine, "endpoint": "intruder"},
+        "write",
+    ),
+    ("DELETE", "/admin/api/gateway/endpoints/{record_id}"): (
+        lambda w: f"/admin/api/gateway/endpoints/{w.machine}",
+        lambda w: None,
+        "write",
+    ),
+    ("GET", "/admin/api/gateway/templates"): (lambda w: "/admin/api/gateway/templates", lambda w: None, "read"),
+    ("POST", "/admin/api/gateway/templates"): (
+        lambda w: "/admin/api/gateway/templates",
+        lambda w: {"task": w.task, "queue": w.queue},
+        "write",
+    ),
+    ("DELETE", "/admin/api/gateway/templates/{record_id}"): (
+        lambda w: f"/admin/api/gateway/templates/{w.template}",
+        lambda w: None,
+        "write",
+    ),
+    ("GET", "/admin/api/gateway/tokens"): (lambda w: "/admin/api/gateway/tokens", lambda w: None, "read"),
+    ("POST", "/admin/api/gateway/tokens"): (
+        lambda w: "/admin/api/gateway/tokens",
+        lambda w: {"user_id": w.a_user},
+        "write",
+    ),
+    ("DELETE", "/admin/api/gateway/tokens/{token_id}"): (
+        lambda w: f"/admin/api/gateway/tokens/{w.gateway_token}",
+        lambda w: None,
+        "write",
+    ),
 }
 # The web UI: every page and fragment as a read with A's ids, every change as a posted form. The walk's clients
 # send Bearer headers, which the UI accepts like the API (no CSRF token needed: a browser never forges one).
@@ -496,6 +573,17 @@ def world(server: ServerProcess) -> World:
         data(call(a, "tasks.stopped", {"task": queued, "force": True}))  # an event for A's subscription
         data(call(a, "tasks.enqueue", {"task": queued, "queue": queue}))
         delivery = _first_delivery(a)
+        only_a = {"users": [user_id(a)], "groups": []}
+        machine_body = {"serving_task": task, "url": "http://127.0.0.1:9", "callers": only_a}
+        machine = a.post("/admin/api/gateway/machines", json=machine_body).json()["id"]
+        a.post("/admin/api/gateway/endpoints", json={"machine": machine, "endpoint": "walk", "callers": only_a})
+        template_body = {"task": task, "queue": queue, "callers": only_a}
+        template = a.post("/admin/api/gateway/templates", json=template_body).json()["id"]
+        run = a.post(f"/gateway/v1/enqueue/{template}", json={"params": {}}).json()["run"]
+        # The run's clone gets an artifact kept by this server: A reads it through the run API.
+        clone = data(call(a, "tasks.get_all", {"parent": [task], "only_fields": ["id"]}))["tasks"][0]["id"]
+        data(call(a, "tasks.add_or_update_artifacts", {"task": clone, "force": True, "artifacts": [artifact]}))
+        gateway_token = a.post("/admin/api/gateway/tokens", json={}).json()["id"]
         return World(
             project=project,
             project_name=project_name,
@@ -510,6 +598,10 @@ def world(server: ServerProcess) -> World:
             b_user=user_id(b),
             subscription=subscription,
             delivery=delivery,
+            machine=machine,
+            template=template,
+            run=run,
+            gateway_token=gateway_token,
             markers=[
                 f"walkA-{what}-{tag}"
                 for what in ("project", "task", "queued", "log", "metric", "plot", "file", "model", "subscription")
@@ -626,8 +718,10 @@ def test_other_users_get_nothing_of_a(world: World, clients: dict[str, httpx.Cli
             and not _web_redirect(label, status)
         ):
             problems.append(f"{label}: {who} got {status} {response.text[:300]}")
-        admin_only = label.split(" ")[-1].startswith(("/admin/api/", "/web/admin")) and "openapi" not in label
-        if who == "b" and admin_only and status != 403:
+        target = label.split(" ")[-1]
+        # Admins only: the admin API (but its gateway routes, which act as the caller) and the UI's admin pages.
+        admin_only = target.startswith(("/admin/api/", "/web/admin")) and not target.startswith("/admin/api/gateway/")
+        if who == "b" and admin_only and "openapi" not in label and status != 403:
             problems.append(f"{label}: a plain user got {status} from the admin API")
         if case.check is not None and status == 200 and not case.check(response):
             problems.append(f"{label}: {who}'s call took effect: {response.text[:300]}")

@@ -14,15 +14,13 @@ sdk { development { report_use_subprocess: false, worker { report_period_sec: 1 
 """
 
 
-def run_sdk(
-    code: str, creds: dict[str, str], workdir: Path, *args: str, timeout: float = 180, name: str = "script.py"
-) -> subprocess.CompletedProcess[str]:
+def sdk_env(creds: dict[str, str], workdir: Path) -> dict[str, str]:
+    """The environment of a ClearML client process run as ``creds`` (CLEARML_* of a user), at home in ``workdir``
+    with its own ``clearml.conf``; nothing of this process's own CLEARML_*/CLEARWAY_* settings leaks in."""
     workdir.mkdir(parents=True, exist_ok=True)
-    script = workdir / name
-    script.write_text(textwrap.dedent(code))
     conf = workdir / "clearml.conf"
     conf.write_text(CLEARML_CONF)
-    env = {
+    return {
         **{k: v for k, v in os.environ.items() if not k.startswith(("CLEARML_", "CLEARWAY_", "TRAINS_"))},
         **creds,
         "CLEARML_CONFIG_FILE": str(conf),
@@ -30,8 +28,21 @@ def run_sdk(
         "MPLBACKEND": "Agg",
         "PYTHONWARNINGS": "ignore",
     }
+
+
+def run_sdk(
+    code: str, creds: dict[str, str], workdir: Path, *args: str, timeout: float = 180, name: str = "script.py"
+) -> subprocess.CompletedProcess[str]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    script = workdir / name
+    script.write_text(textwrap.dedent(code))
     result = subprocess.run(
-        [sys.executable, str(script), *args], cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout
+        [sys.executable, str(script), *args],
+        cwd=workdir,
+        env=sdk_env(creds, workdir),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     if result.returncode != 0:
         raise AssertionError(

@@ -432,3 +432,82 @@ web_sessions = Table(
     Column("revoked", Boolean, nullable=False, server_default=text("false")),
     Index("ix_web_sessions_user_id", "user_id"),
 )
+
+# The gateway (clearway/gateway). Its records: serving machines, endpoints on them and enqueue templates, each with
+# a random public id (never derived from a task id) and revocable; ``doc`` holds what the kind needs (name, url,
+# serving task, endpoint name, task, queue, params, callers). A machine's health is kept beside it, shared by every
+# replica. Endpoints name their machine in ``parent``.
+gateway_records = Table(
+    "gateway_records",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),  # machine, endpoint, template
+    Column("org_id", Id, ForeignKey("organizations.id"), nullable=False),
+    Column("owner_id", Id, ForeignKey("users.id"), nullable=False),
+    Column("parent", String(64), nullable=True),
+    Column("created", Timestamp, nullable=False),
+    Column("revoked", Timestamp, nullable=True),
+    Column("doc", Json, nullable=False),
+    Column("health", String(16), nullable=False),  # up, down, unknown (machines)
+    Column("health_changed", Timestamp, nullable=True),
+    Column("health_reason", String(500), nullable=True),
+    Index("ix_gateway_records_org_id_kind", "org_id", "kind"),
+    Index("ix_gateway_records_parent", "parent"),
+)
+
+# Tokens applications call the gateway with: only a digest of each is kept. A token acts as its user, on the
+# gateway's routes only, within ``rate_per_minute`` calls and ``daily_runs`` enqueued runs.
+gateway_tokens = Table(
+    "gateway_tokens",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("org_id", Id, ForeignKey("organizations.id"), nullable=False),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("rate_per_minute", Integer, nullable=False),
+    Column("daily_runs", Integer, nullable=False),
+    Column("created", Timestamp, nullable=False),
+    Column("expires", Timestamp, nullable=True),
+    Column("revoked", Timestamp, nullable=True),
+    Index("ix_gateway_tokens_org_id_user_id", "org_id", "user_id"),
+)
+
+# A run: one clone of a template's task, enqueued for a caller. Its public id is opaque (not the task id).
+gateway_runs = Table(
+    "gateway_runs",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("org_id", Id, nullable=False),
+    Column("template_id", String(64), nullable=False),
+    Column("task_id", Id, nullable=False),
+    Column("owner_id", Id, nullable=False),  # the template's owner, who owns the clone
+    Column("caller_id", Id, nullable=False),
+    Column("token_id", String(64), nullable=True),  # the gateway token it was asked with (its daily quota)
+    Column("created", Timestamp, nullable=False),
+    Index("ix_gateway_runs_token_id_created", "token_id", "created"),
+)
+
+# Every call through the gateway: never a token nor a parameter value. ``minute`` (epoch minutes) is what the
+# trends group by on every database.
+gateway_log = Table(
+    "gateway_log",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("at", Timestamp, nullable=False),
+    Column("minute", BigInteger, nullable=False),
+    Column("org_id", Id, nullable=True),  # None: the caller was not identified
+    Column("caller_id", Id, nullable=True),
+    Column("client_ip", String(64), nullable=True),
+    Column("kind", String(16), nullable=False),  # ondemand, enqueue
+    Column("record_id", String(64), nullable=True),
+    Column("endpoint", String(300), nullable=True),
+    Column("status", Integer, nullable=False),
+    Column("latency_ms", Float, nullable=False),
+    Column("bytes_in", BigInteger, nullable=False),
+    Column("bytes_out", BigInteger, nullable=False),
+    Column("error", String(500), nullable=True),
+    Index("ix_gateway_log_org_id_at", "org_id", "at"),
+    Index("ix_gateway_log_org_id_minute", "org_id", "minute"),
+    Index("ix_gateway_log_at", "at"),
+)

@@ -14,6 +14,7 @@ from clearway.store.sql.blobs import SqlBlobRecordStore
 from clearway.store.sql.database import Database
 from clearway.store.sql.documents import SqlDocumentStore
 from clearway.store.sql.events import SqlEventStore
+from clearway.store.sql.gateway import SqlGatewayStore
 from clearway.store.sql.identity import SqlIdentityStore
 from clearway.store.sql.outbox import SqlOutboxStore
 from clearway.store.sql.queues import SqlQueueEntryStore
@@ -71,6 +72,7 @@ class SqlStores(Stores):
         self.outbox = SqlOutboxStore(db)
         self.subscriptions = SqlSubscriptionStore(db)
         self.web_sessions = SqlWebSessionStore(db)
+        self.gateway = SqlGatewayStore(db)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:

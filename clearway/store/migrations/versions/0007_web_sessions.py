@@ -1,7 +1,7 @@
 """web sessions
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0003
 
 Server-side sessions of the web UI (clearway/web): revoked at logout, expiring.
 """
@@ -10,7 +10,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = "0007"
-down_revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
