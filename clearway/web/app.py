@@ -18,6 +18,7 @@ from clearway.web import admin as admin_views
 from clearway.web import auth as auth_views
 from clearway.web import compare as compare_views
 from clearway.web import datasets as dataset_views
+from clearway.web import gateway as gateway_views
 from clearway.web import models as model_views
 from clearway.web import projects as project_views
 from clearway.web import queues as queue_views
@@ -37,6 +38,7 @@ def create_web_app(services: Services) -> Starlette:
         *queue_views.routes(services),
         *admin_views.routes(services),
         *compare_views.routes(services),
+        *gateway_views.routes(services),
         Route("/static/{path:path}", static.serve, methods=["GET"]),
     ]
     return Starlette(

@@ -422,6 +422,9 @@ _WEB_READS: dict[str, Callable[[World], str]] = {
     "/web/admin": lambda w: "/web/admin",
     "/web/admin/shares": lambda w: "/web/admin/shares",
     "/web/admin/audit": lambda w: f"/web/admin/audit?user={w.a_user}",
+    "/web/gateway": lambda w: "/web/gateway",
+    "/web/gateway/trends.json": lambda w: "/web/gateway/trends.json",
+    "/web/gateway/logs": lambda w: f"/web/gateway/logs?record={w.machine}&kind=ondemand",
     "/web/login": lambda w: "/web/login",
     "/web/static/{path:path}": lambda w: "/web/static/app.css",
 }

@@ -94,6 +94,7 @@ class World:
     queue_name: str
     waiting: str
     big: str
+    template: str
     a_name: str
     b_name: str
     admin_name: str
@@ -123,6 +124,9 @@ def world(server: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> Wo
         waiting = data(call(a, "tasks.clone", {"task": ids["task"], "new_task_name": f"waiting-{tag}"}))["id"]
         data(call(a, "tasks.enqueue", {"task": waiting, "queue": queue}))
         project_id = data(call(a, "tasks.get_by_id", {"task": ids["task"]}))["task"]["project"]
+        made = a.post("/admin/api/gateway/templates", json={"task": ids["task"], "queue": queue})
+        assert made.status_code in (200, 201), made.text
+        template = made.json()["id"]
         big = data(call(a, "tasks.create", {"name": f"big-{tag}", "type": "training", "project": project_id}))["id"]
         points = [
             {"task": big, "type": "training_stats_scalar", "metric": "big", "variant": v, "iter": i, "value": i * k}
@@ -143,6 +147,7 @@ def world(server: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> Wo
         queue_name=queue_name,
         waiting=waiting,
         big=big,
+        template=template,
         a_name=a_name,
         b_name=b_name,
         admin_name=admin_name,
@@ -338,6 +343,17 @@ def test_settings_key_shown_once_and_logout(browser: object, server: ServerProce
     session.close()
 
 
+def test_gateway_pages(alice: Session, world: World):
+    page = alice.page
+    alice.open("/web/gateway", "gateway")
+    assert page.locator("#gateway-counts").inner_text().count("1") >= 1
+    row = page.locator("#templates tr", has_text=world.template)
+    assert row.count() == 1 and row.locator("button[data-copy]").count() == 1
+    alice.open("/web/gateway/logs?kind=enqueue", "gateway-logs")
+    assert "calls match" in page.content()
+    assert alice.problems == [], alice.problems
+
+
 def test_admin_pages(browser: object, server: ServerProcess, world: World):
     session = Session(browser, server, "admin")
     session.login(world.admin_name, world.password)
@@ -359,7 +375,8 @@ def test_a_second_user_sees_none_of_it(browser: object, server: ServerProcess, w
     # Queues are the organisation's (B sees A's queue and its length), never the tasks waiting in it.
     markers = [f"UiCourse-{world.tag}", f"parking-{world.tag}", f"waiting-{world.tag}", f"clone-{world.tag}"]
     markers += [f"Training &lt;b&gt;{world.tag}", world.task, world.model, world.ds1, world.ds2, world.waiting]
-    for path in ("/web/projects", "/web/tasks", "/web/models", "/web/datasets", "/web/queues"):
+    markers.append(world.template)
+    for path in ("/web/projects", "/web/tasks", "/web/models", "/web/datasets", "/web/queues", "/web/gateway"):
         session.open(path, path.rsplit("/", 1)[-1])
         assert [m for m in markers if m in page.content()] == [], path
     for path in (
