@@ -25,7 +25,7 @@ from bench.report import markdown, write
 
 # In this order: footprint first, on a quiet machine; dispatch and files are written by other people and plug in
 # here as soon as their modules exist.
-SECTIONS = ("footprint", "ingest", "reads", "listing", "queries", "dispatch", "files", "scaling", "notify")
+SECTIONS = ("footprint", "ingest", "reads", "listing", "web_ui", "queries", "dispatch", "files", "scaling", "notify")
 HERE = Path(__file__).resolve().parent
 
 

@@ -19,6 +19,7 @@ from clearway.store.base import Doc
 from clearway.web.rendering import page
 
 PAGE_SIZE = 50
+DEFAULT_SORT = "-last_update"  # an indexed column, per project too
 STATUSES = ["created", "queued", "in_progress", "stopped", "completed", "published", "failed"]
 TYPES = [
     "training",
@@ -100,7 +101,7 @@ def task_query(request: Request, columns: list[Column], project: str | None) -> 
     if project:
         equals["project"] = [project]
     tags = [t for t in params.getlist("tag") if t]
-    sort = params.get("sort") or "-created"
+    sort = params.get("sort") or DEFAULT_SORT
     field = sort.lstrip("-")
     by_column = {c.label: c.order_field for c in columns}
     if field in by_column:
@@ -115,7 +116,7 @@ def task_query(request: Request, columns: list[Column], project: str | None) -> 
         equals=equals,
         tags=parse_tag_filter(tags) if tags else None,
         system_tags=parse_tag_filter(["-archived"]) if not params.get("archived") else None,
-        order_by=[order, "-id"] if field != "created" else [order],
+        order_by=[order],
         page=_page(request),
         page_size=PAGE_SIZE,
     )
@@ -152,7 +153,7 @@ def routes(services: Services) -> list[Route]:
             types=TYPES,
             page_number=_page(request),
             has_next=len(found) == PAGE_SIZE,
-            sort=request.query_params.get("sort") or "-created",
+            sort=request.query_params.get("sort") or DEFAULT_SORT,
         )
 
     return [

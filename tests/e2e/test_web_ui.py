@@ -343,9 +343,14 @@ def test_settings_key_shown_once_and_logout(browser: object, server: ServerProce
     session.close()
 
 
-def test_gateway_pages(alice: Session, world: World):
+def test_gateway_pages(alice: Session, server: ServerProcess, world: World):
     page = alice.page
+    with client_for(server, server.credentials(world.a_name)) as a:
+        run = a.post(f"/gateway/v1/enqueue/{world.template}", json={"params": {}})
+        assert run.status_code == 202, run.text
     alice.open("/web/gateway", "gateway")
+    page.wait_for_selector("#gateway-trends[data-drawn]")
+    assert "enqueue" in page.locator("figure.chart[data-metric='calls per minute'] .u-legend").inner_text()
     assert page.locator("#gateway-counts").inner_text().count("1") >= 1
     row = page.locator("#templates tr", has_text=world.template)
     assert row.count() == 1 and row.locator("button[data-copy]").count() == 1

@@ -3,12 +3,15 @@ generated here with ``cryptography``, so the server verifies signatures exactly 
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -30,6 +33,9 @@ class Issuer:
             "ES256": ec.generate_private_key(ec.SECP256R1()),
         }
         self.kids = {alg: uuid.uuid4().hex for alg in self.keys}
+        self.signed_in: str | None = None  # the user logged in at the authorization endpoint
+        self.signed_in_roles: list[str] = []
+        self._codes: dict[str, dict[str, str]] = {}
         issuer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -40,14 +46,35 @@ class Issuer:
                     self.send_error(503)
                     return
                 if self.path.endswith("/.well-known/openid-configuration"):
-                    body = {"issuer": issuer.url, "jwks_uri": f"{issuer.url}/certs"}
+                    body = {
+                        "issuer": issuer.url,
+                        "jwks_uri": f"{issuer.url}/certs",
+                        "authorization_endpoint": f"{issuer.url}/protocol/openid-connect/auth",
+                        "token_endpoint": f"{issuer.url}/protocol/openid-connect/token",
+                    }
                 elif self.path.endswith("/certs"):
                     body = issuer.jwks()
+                elif "/protocol/openid-connect/auth?" in self.path:
+                    self.send_response(302)
+                    self.send_header("Location", issuer.authorize(self.path.split("?", 1)[1]))
+                    self.end_headers()
+                    return
                 else:
                     self.send_error(404)
                     return
                 payload = json.dumps(body).encode()
                 self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+                length = int(self.headers.get("Content-Length") or 0)
+                form = dict(parse_qsl(self.rfile.read(length).decode()))
+                status, body = issuer.exchange(form) if self.path.endswith("/token") else (404, {})
+                payload = json.dumps(body).encode()
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
@@ -68,6 +95,30 @@ class Issuer:
         self.httpd.shutdown()
         self.httpd.server_close()
         self._thread.join(5)
+
+    def authorize(self, query: str) -> str:
+        """The authorization endpoint, with the user already logged in there (``signed_in``, ``signed_in_roles``):
+        where it sends the browser back, with a one-time code bound to the PKCE challenge and redirect address."""
+        params = dict(parse_qsl(query))
+        code = uuid.uuid4().hex
+        if params.get("code_challenge_method") == "S256" and self.signed_in:
+            self._codes[code] = {**params, "username": self.signed_in}
+        return f"{params['redirect_uri']}?{urlencode({'code': code, 'state': params.get('state', '')})}"
+
+    def exchange(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        """The token endpoint: a code once, for the verifier of its challenge and the same redirect address."""
+        grant = self._codes.pop(form.get("code", ""), None)
+        verifier = form.get("code_verifier", "").encode()
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier).digest()).rstrip(b"=").decode()
+        if (
+            grant is None
+            or grant["code_challenge"] != challenge
+            or grant["redirect_uri"] != form.get("redirect_uri")
+            or grant["client_id"] != form.get("client_id")
+        ):
+            return 400, {"error": "invalid_grant"}
+        token = self.token(grant["username"], roles=self.signed_in_roles)
+        return 200, {"access_token": token, "token_type": "Bearer", "expires_in": 300}
 
     def jwks(self) -> dict[str, Any]:
         keys = []

@@ -60,7 +60,7 @@
         var drawStart = performance.now();
         container.textContent = "";
         if (!body.charts.length) {
-          container.textContent = "No scalars reported.";
+          container.textContent = container.getAttribute("data-empty") || "No scalars reported.";
         }
         body.charts.forEach(function (chart) { drawChart(container, chart); });
         /* uPlot draws in a microtask: the next frame comes after the canvases are drawn. */
