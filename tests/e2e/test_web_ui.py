@@ -315,10 +315,19 @@ def test_actions_clone_with_edited_parameters(alice: Session, world: World):
     assert page.locator("#task-name").inner_text() == f"clone-{world.tag}"
     alice.open(page.url.replace("/execution", "/configuration"), "clone-configuration")
     assert "0.5" in page.locator("table.params[data-section=General]").inner_text()
-    alice.open(page.url.replace("/configuration", "/execution"), "clone-execution")
+    clone = page.url.split("/web/tasks/")[1].split("/")[0]
+    alice.open(f"/web/compare?task={world.task}&task={clone}", "compare")
+    assert "General/lr" in page.locator("#compare-params tr.differ").inner_text()
+    page.wait_for_selector("#compare-scalars[data-drawn]")
+    alice.open(f"/web/tasks/{clone}/execution", "clone-execution")
+    page.select_option("select[name=queue]", label=world.queue_name)
+    for action, status in (("enqueue", "queued"), ("abort", "stopped"), ("reset", "created")):
+        page.click(f"#action-{action}")
+        expect(page.locator("#task-status")).to_have_text(status)
     page.click("#action-archive")
     page.wait_for_load_state("networkidle")
     assert page.locator("#action-unarchive").count() == 1
+    assert alice.problems == [], alice.problems
 
 
 def test_settings_key_shown_once_and_logout(browser: object, server: ServerProcess, world: World):
