@@ -92,16 +92,8 @@ class Authenticator:
         """The web UI's login: a user name and password only (an API key pair cannot log in), throttled and
         audited like ``auth.login``."""
 
-        def check_password() -> Session:
-            user = self.identities.find_user(name)
-            password_hash = self.identities.password_hash(user["id"]) if user else None
-            session = self.sessions.for_user(user["id"]) if user and verify_secret(password_hash, secret) else None
-            if session is None:
-                raise InvalidCredentials()
-            return session
-
-        secret = password
-        identity = self._admit(self._attempt(name, client_ip, None, check_password), client_ip)
+        session = self._attempt(name, client_ip, None, lambda: self._password_session(name, password))
+        identity = self._admit(session, client_ip)
         self.audit.record(Action.LOGIN, actor=identity, method="web-password")
         return identity
 
@@ -114,6 +106,11 @@ class Authenticator:
         identity = self._admit(session, client_ip)
         self.audit.record(Action.LOGIN, actor=identity, method="web-oidc")
         return identity
+
+    def password_fingerprint(self, user_id: str) -> str | None:
+        """What a session started with a password keeps, so that a changed (or removed) password ends it."""
+        session = self.sessions.for_user(user_id)
+        return session.password if session else None
 
     def user_identity(self, user_id: str, client_ip: str | None) -> Identity:
         """A logged-in user's identity now (a web session): its role, groups and shares, checked against its
@@ -140,15 +137,15 @@ class Authenticator:
 
             return self._attempt(name, client_ip, record.identity.org_id, check_key), "key"
 
-        def check_password() -> Session:
-            user = self.identities.find_user(name)
-            password_hash = self.identities.password_hash(user["id"]) if user else None
-            session = self.sessions.for_user(user["id"]) if user and verify_secret(password_hash, secret) else None
-            if session is None:
-                raise InvalidCredentials()
-            return session
+        return self._attempt(name, client_ip, None, lambda: self._password_session(name, secret)), "password"
 
-        return self._attempt(name, client_ip, None, check_password), "password"
+    def _password_session(self, name: str, secret: str) -> Session:
+        user = self.identities.find_user(name)
+        password_hash = self.identities.password_hash(user["id"]) if user else None
+        session = self.sessions.for_user(user["id"]) if user and verify_secret(password_hash, secret) else None
+        if session is None:
+            raise InvalidCredentials()
+        return session
 
     def _attempt(
         self, name: str | None, client_ip: str | None, org_id: str | None, check: Callable[[], Session]

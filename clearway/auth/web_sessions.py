@@ -12,7 +12,7 @@ from datetime import timedelta
 from clearway.auth.authenticator import Authenticator
 from clearway.domain.identity import Identity
 from clearway.errors import InvalidToken
-from clearway.store.base import WebSessionStore
+from clearway.store.base import WebSession, WebSessionStore
 from clearway.timeutil import utcnow
 
 COOKIE = "clearway_session"
@@ -38,7 +38,10 @@ class WebSessions:
         """A new session for a user who just logged in; the token for the cookie (never stored)."""
         token = secrets.token_urlsafe(32)
         now = utcnow()
-        self.store.create(_hash(token), identity.user_id, secrets.token_urlsafe(32), now, now + self.ttl)
+        self.store.prune(now)  # expired sessions go at the next login (an indexed delete)
+        password = self.auth.password_fingerprint(identity.user_id)
+        session = WebSession(identity.user_id, secrets.token_urlsafe(32), now + self.ttl, password)
+        self.store.create(_hash(token), session, now)
         return token
 
     def identify(self, token: str, client_ip: str | None) -> WebLogin:
@@ -46,6 +49,8 @@ class WebSessions:
         session = self.store.find(_hash(token), utcnow()) if token else None
         if session is None:
             raise InvalidToken("The session ended: log in again")
+        if self.auth.password_fingerprint(session.user_id) != session.password:
+            raise InvalidToken("The password was changed: log in again")
         return WebLogin(self.auth.user_identity(session.user_id, client_ip), session.csrf)
 
     def end(self, token: str) -> None:

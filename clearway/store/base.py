@@ -612,13 +612,14 @@ class WebSession:
     user_id: str
     csrf: str
     expires: datetime
+    password: str | None = None  # the user's password fingerprint when the session began
 
 
 class WebSessionStore(ABC):
     """Server-side sessions of the web UI, found by the SHA-256 of the cookie's token (the token is never stored)."""
 
     @abstractmethod
-    def create(self, token_hash: str, user_id: str, csrf: str, now: datetime, expires: datetime) -> None: ...
+    def create(self, token_hash: str, session: WebSession, now: datetime) -> None: ...
 
     @abstractmethod
     def find(self, token_hash: str, now: datetime) -> WebSession | None:

@@ -16,7 +16,7 @@ from clearway.domain.sharing import GranteeType, ShareMode
 from clearway.errors import ValidationFailed
 from clearway.services import Services
 from clearway.web import PREFIX
-from clearway.web.projects import _page
+from clearway.web.projects import page_number
 from clearway.web.rendering import checked_form, page, redirect, text
 
 AUDIT_PAGE = 100
@@ -64,14 +64,14 @@ def routes(services: Services) -> list[Route]:
             me,
             action=params.get("action") or None,
             user_id=params.get("user") or None,
-            page=_page(request),
+            page=page_number(request),
             page_size=AUDIT_PAGE,
         )
         return page(
             request,
             "admin_audit.html",
             entries=entries,
-            page_number=_page(request),
+            page_number=page_number(request),
             has_next=len(entries) == AUDIT_PAGE,
         )
 

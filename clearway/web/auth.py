@@ -213,10 +213,11 @@ class _OidcClient:
         if self.client_secret:
             body["client_secret"] = self.client_secret
         try:
+            endpoints = await run_in_threadpool(self._discovery)
             async with httpx.AsyncClient(timeout=10) as client:
-                answer = await client.post(self._discovery()["token_endpoint"], data=body)
+                answer = await client.post(endpoints["token_endpoint"], data=body)
             token = answer.json().get("access_token") if answer.status_code == 200 else None
-        except (httpx.HTTPError, ValueError) as exc:
+        except (httpx.HTTPError, ValueError, KeyError) as exc:
             raise InvalidCredentials("The single sign-on issuer cannot be reached") from exc
         if not isinstance(token, str):
             raise InvalidCredentials("The single sign-on issuer refused the code")

@@ -16,7 +16,7 @@ from clearway.domain.gateway.records import Kind
 from clearway.errors import ValidationFailed
 from clearway.services import Services
 from clearway.timeutil import parse_iso
-from clearway.web.projects import _page
+from clearway.web.projects import page_number
 from clearway.web.rendering import page, secured
 
 LOG_PAGE = 50
@@ -81,7 +81,7 @@ def routes(services: Services) -> list[Route]:
             "since": parse_iso(params.get("since")) if params.get("since") else None,
             "until": parse_iso(params.get("until")) if params.get("until") else None,
         }
-        found = gateway.log.page(me, filters, _page(request), LOG_PAGE)
+        found = gateway.log.page(me, filters, page_number(request), LOG_PAGE)
         return page(
             request,
             "gateway_logs.html",

@@ -16,7 +16,7 @@ from clearway.errors import NotFound
 from clearway.services import Services
 from clearway.store.base import Doc
 from clearway.web import PREFIX
-from clearway.web.projects import PAGE_SIZE, _page
+from clearway.web.projects import PAGE_SIZE, page_number
 from clearway.web.rendering import checked_form, page, redirect
 from clearway.web.task import local_url
 
@@ -46,7 +46,7 @@ def routes(services: Services) -> list[Route]:
             name=f"(?i){re.escape(name)}" if name else None,
             system_tags=None if archived else parse_tag_filter(["-archived"]),
             order_by=["-created"],
-            page=_page(request),
+            page=page_number(request),
             page_size=PAGE_SIZE,
         )
         found = services.models.list(me, query, _FIELDS)
@@ -56,7 +56,7 @@ def routes(services: Services) -> list[Route]:
             "models.html",
             models=found,
             names=names,
-            page_number=_page(request),
+            page_number=page_number(request),
             has_next=len(found) == PAGE_SIZE,
         )
 

@@ -117,12 +117,12 @@ def task_query(request: Request, columns: list[Column], project: str | None) -> 
         tags=parse_tag_filter(tags) if tags else None,
         system_tags=parse_tag_filter(["-archived"]) if not params.get("archived") else None,
         order_by=[order],
-        page=_page(request),
+        page=page_number(request),
         page_size=PAGE_SIZE,
     )
 
 
-def _page(request: Request) -> int:
+def page_number(request: Request) -> int:
     value = request.query_params.get("page") or "0"
     if not value.isdigit() or len(value) > 6:
         raise ValidationFailed("page is a whole number")
@@ -151,7 +151,7 @@ def routes(services: Services) -> list[Route]:
             names=names,
             statuses=STATUSES,
             types=TYPES,
-            page_number=_page(request),
+            page_number=page_number(request),
             has_next=len(found) == PAGE_SIZE,
             sort=request.query_params.get("sort") or DEFAULT_SORT,
         )

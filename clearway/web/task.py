@@ -13,7 +13,8 @@ from starlette.routing import Route
 
 from clearway.auth.middleware import request_identity
 from clearway.domain.identity import Identity
-from clearway.errors import NotFound
+from clearway.domain.query import ListQuery
+from clearway.errors import ClearwayError, NotFound
 from clearway.services import Services
 from clearway.store.base import Doc
 from clearway.web.rendering import page, secured
@@ -100,9 +101,7 @@ def routes(services: Services) -> list[Route]:
     ]
 
 
-def _all_queues() -> Any:
-    from clearway.domain.query import ListQuery
-
+def _all_queues() -> ListQuery:
     return ListQuery(order_by=["name"], page_size=200)
 
 
@@ -112,7 +111,7 @@ def _project_name(services: Services, me: Identity, task: Doc) -> str:
         return ""
     try:
         return str(services.projects.get(me, project_id).get("name") or "")
-    except Exception:  # noqa: BLE001 - a task may be visible in a project that is not (an agent's reach)
+    except ClearwayError:  # a task shared with the caller, in a project the caller may not read
         return ""
 
 

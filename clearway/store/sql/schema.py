@@ -427,10 +427,12 @@ web_sessions = Table(
     Column("token_hash", String(64), primary_key=True),
     Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
     Column("csrf", String(64), nullable=False),
+    Column("password", String(16), nullable=True),  # the user's password fingerprint at login: a change ends it
     Column("created", Timestamp, nullable=False),
     Column("expires", Timestamp, nullable=False),
     Column("revoked", Boolean, nullable=False, server_default=text("false")),
     Index("ix_web_sessions_user_id", "user_id"),
+    Index("ix_web_sessions_expires", "expires"),
 )
 
 # The gateway (clearway/gateway). Its records: serving machines, endpoints on them and enqueue templates, each with

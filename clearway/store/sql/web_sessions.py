@@ -15,19 +15,26 @@ class SqlWebSessionStore(WebSessionStore):
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def create(self, token_hash: str, user_id: str, csrf: str, now: datetime, expires: datetime) -> None:
-        row = {"token_hash": token_hash, "user_id": user_id, "csrf": csrf, "created": now, "expires": expires}
+    def create(self, token_hash: str, session: WebSession, now: datetime) -> None:
+        row = {
+            "token_hash": token_hash,
+            "user_id": session.user_id,
+            "csrf": session.csrf,
+            "password": session.password,
+            "created": now,
+            "expires": session.expires,
+        }
         with self.db.transaction() as conn:
             conn.execute(insert(web_sessions), row)
 
     def find(self, token_hash: str, now: datetime) -> WebSession | None:
         c = web_sessions.c
-        stmt = select(c.user_id, c.csrf, c.expires).where(
+        stmt = select(c.user_id, c.csrf, c.expires, c.password).where(
             c.token_hash == token_hash, c.revoked.is_(False), c.expires > now
         )
         with self.db.read() as conn:
             row = conn.execute(stmt).first()
-        return WebSession(row.user_id, row.csrf, row.expires) if row else None
+        return WebSession(row.user_id, row.csrf, row.expires, row.password) if row else None
 
     def revoke(self, token_hash: str) -> None:
         with self.db.transaction() as conn:

@@ -21,6 +21,7 @@ def upgrade() -> None:
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("user_id", sa.String(length=32), nullable=False),
         sa.Column("csrf", sa.String(length=64), nullable=False),
+        sa.Column("password", sa.String(length=16), nullable=True),
         sa.Column("created", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires", sa.DateTime(timezone=True), nullable=False),
         sa.Column("revoked", sa.Boolean(), server_default=sa.text("false"), nullable=False),
@@ -30,8 +31,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("token_hash", name=op.f("pk_web_sessions")),
     )
     op.create_index("ix_web_sessions_user_id", "web_sessions", ["user_id"], unique=False)
+    op.create_index("ix_web_sessions_expires", "web_sessions", ["expires"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_web_sessions_expires", table_name="web_sessions")
     op.drop_index("ix_web_sessions_user_id", table_name="web_sessions")
     op.drop_table("web_sessions")
