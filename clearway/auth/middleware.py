@@ -1,7 +1,8 @@
 """Identity first: every request becomes an :class:`Identity`, or is refused, before any route sees it.
 
 Only the public paths (declared once, in :mod:`clearway.app`) pass without credentials; everything else, any route
-added later included, needs a valid Bearer token used from an allowed address. Routes read the result with
+added later included, needs a valid Bearer token used from an allowed address (or, where ``cookie_allowed`` says so,
+the web UI's session cookie). Routes read the result with
 :func:`request_identity`, and the client's address (behind trusted proxies, the forwarded one) with
 :func:`request_client_ip`.
 """
