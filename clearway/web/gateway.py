@@ -3,6 +3,7 @@ machines with their health, endpoints and enqueue templates with copyable public
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from typing import Any
 
@@ -33,6 +34,8 @@ def _int(value: str | None, name: str) -> int | None:
 def trend_charts(stats: dict[str, Any]) -> list[dict[str, Any]]:
     """Calls and errors per minute (last hour) and per hour (last day), summed per kind of call."""
     charts = []
+    now = time.time()
+    windows = {"per_minute": 3600, "per_hour": 24 * 3600}
     for key, label in (("per_minute", "calls per minute"), ("per_hour", "calls per hour")):
         sums: dict[str, dict[float, int]] = defaultdict(lambda: defaultdict(int))
         for point in stats["trends"][key]:
@@ -46,7 +49,7 @@ def trend_charts(stats: dict[str, Any]) -> list[dict[str, Any]]:
             for name, values in sorted(sums.items())
         ]
         if series:
-            charts.append({"metric": label, "series": series, "time": True})
+            charts.append({"metric": label, "series": series, "time": True, "range": [now - windows[key], now]})
     return charts
 
 

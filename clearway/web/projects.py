@@ -12,6 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from clearway.auth.middleware import request_identity
+from clearway.domain.identity import Identity, Role
 from clearway.domain.query import ListQuery, parse_tag_filter
 from clearway.errors import ValidationFailed
 from clearway.services import Services
@@ -129,6 +130,13 @@ def page_number(request: Request) -> int:
     return int(value)
 
 
+def _owners(services: Services, me: Identity) -> list[tuple[str, str]]:
+    """The users an admin may filter by (the organisation's); a user filters by "me" alone."""
+    if me.role is not Role.ADMIN:
+        return []
+    return [(u["id"], u["name"]) for u in services.accounts.users(me) if u["id"] != me.user_id]
+
+
 def routes(services: Services) -> list[Route]:
     def projects(request: Request) -> Response:
         me = request_identity(request)
@@ -149,6 +157,7 @@ def routes(services: Services) -> list[Route]:
             project=project,
             columns=columns,
             names=names,
+            users=_owners(services, me),
             statuses=STATUSES,
             types=TYPES,
             page_number=page_number(request),

@@ -80,12 +80,13 @@ def routes(services: Services) -> list[Route]:
             series = []
             for worker in found:
                 for metric in worker["metrics"]:
-                    if metric["metric"] == key and metric["stats"]:
+                    if metric["metric"] == key and metric["dates"] and metric["stats"]:
                         series.append(
                             {"name": worker["worker"], "x": metric["dates"], "y": metric["stats"][0]["values"]}
                         )
             if series:
-                charts.append({"metric": label, "series": series, "time": True})
+                window = [until - STATS_WINDOW_SEC, until]
+                charts.append({"metric": label, "series": series, "time": True, "range": window})
         return secured(Response(orjson.dumps({"charts": charts}), media_type="application/json"))
 
     return [

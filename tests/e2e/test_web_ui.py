@@ -124,6 +124,14 @@ def world(server: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> Wo
         waiting = data(call(a, "tasks.clone", {"task": ids["task"], "new_task_name": f"waiting-{tag}"}))["id"]
         data(call(a, "tasks.enqueue", {"task": waiting, "queue": queue}))
         project_id = data(call(a, "tasks.get_by_id", {"task": ids["task"]}))["task"]["project"]
+        worker = f"ui-worker-{tag}"
+        report = {
+            "worker": worker,
+            "queues": [queue],
+            "machine_stats": {"cpu_usage": [12.5, 30.0], "gpu_usage": [40.0]},
+        }
+        with client_for(server, server.user(f"ui-agent-{tag}", "agent")) as agent:
+            data(call(agent, "workers.status_report", report))
         made = a.post("/admin/api/gateway/templates", json={"task": ids["task"], "queue": queue})
         assert made.status_code in (200, 201), made.text
         template = made.json()["id"]
@@ -289,6 +297,10 @@ def test_model_lineage_datasets_and_queue(alice: Session, world: World):
         alice.open(f"/web/models/{world.model}/{tab}", f"model-{tab}")
     alice.open(f"/web/models/{world.model}/lineage", "model-lineage")
     assert world.tag in page.locator("#lineage").inner_text()
+    page.click("#model-archive")
+    expect(page.locator("#model-archive")).to_have_text("Restore")
+    page.click("#model-archive")
+    expect(page.locator("#model-archive")).to_have_text("Archive")
     alice.open("/web/datasets", "datasets")
     versions = page.locator(f"section[data-dataset='parking-{world.tag}'] tr.version")
     assert versions.count() == 2
@@ -301,6 +313,13 @@ def test_model_lineage_datasets_and_queue(alice: Session, world: World):
     page.wait_for_load_state("networkidle")
     assert f"waiting-{world.tag}" in page.locator("#entries").inner_text()
     alice.page.screenshot(path=str(SHOTS / "a-queue.png"), full_page=True)
+    page.click("#entries button:text('back')")  # reorder: one task, so it stays where it is
+    page.wait_for_load_state("networkidle")
+    assert f"waiting-{world.tag}" in page.locator("#entries").inner_text()
+    alice.open("/web/queues", "queues-workers")
+    assert f"ui-worker-{world.tag}" in page.locator("#workers").inner_text()
+    page.wait_for_selector("#worker-stats[data-drawn]")
+    assert page.locator("#worker-stats figure.chart[data-metric='CPU %']").count() == 1
     assert alice.problems == [], alice.problems
 
 
@@ -374,6 +393,9 @@ def test_admin_pages(browser: object, server: ServerProcess, world: World):
     page = session.page
     session.open("/web/admin", "admin")
     assert world.a_name in page.locator("#users").inner_text()
+    page.fill("#new-group-name", f"ui-group-{world.tag}")
+    page.click("#create-group")
+    expect(page.locator("#groups")).to_contain_text(f"ui-group-{world.tag}")
     session.open("/web/admin/shares", "admin-shares")
     assert f"UiCourse-{world.tag}" in page.locator("#shares").inner_text()
     session.open("/web/admin/audit", "admin-audit")

@@ -43,7 +43,7 @@
     var options = {
       width: width,
       height: 280,
-      scales: { x: { time: !!chart.time } },
+      scales: { x: chart.range ? { time: !!chart.time, range: chart.range } : { time: !!chart.time } },
       series: [{ label: chart.time ? "time" : "iteration" }].concat(chart.series.map(function (s, i) {
         return { label: s.name, stroke: PALETTE[i % PALETTE.length], width: 1.5, spanGaps: true };
       })),
