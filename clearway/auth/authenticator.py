@@ -107,9 +107,10 @@ class Authenticator:
         self.audit.record(Action.LOGIN, actor=identity, method="web-oidc")
         return identity
 
-    def password_fingerprint(self, user_id: str) -> str | None:
-        """What a session started with a password keeps, so that a changed (or removed) password ends it."""
-        session = self.sessions.for_user(user_id)
+    def password_fingerprint(self, user_id: str, *, fresh: bool = False) -> str | None:
+        """What a session started with a password keeps, so that a changed (or removed) password ends it;
+        ``fresh`` reads it now (a login), else it may be ``key_cache_sec`` old."""
+        session = self.sessions.for_user(user_id, fresh=fresh)
         return session.password if session else None
 
     def user_identity(self, user_id: str, client_ip: str | None) -> Identity:

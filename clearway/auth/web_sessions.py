@@ -39,7 +39,7 @@ class WebSessions:
         token = secrets.token_urlsafe(32)
         now = utcnow()
         self.store.prune(now)  # expired sessions go at the next login (an indexed delete)
-        password = self.auth.password_fingerprint(identity.user_id)
+        password = self.auth.password_fingerprint(identity.user_id, fresh=True)
         session = WebSession(identity.user_id, secrets.token_urlsafe(32), now + self.ttl, password)
         self.store.create(_hash(token), session, now)
         return token
@@ -49,7 +49,11 @@ class WebSessions:
         session = self.store.find(_hash(token), utcnow()) if token else None
         if session is None:
             raise InvalidToken("The session ended: log in again")
-        if self.auth.password_fingerprint(session.user_id) != session.password:
+        # The cached fingerprint may predate the password this session began with: read it again before refusing.
+        fingerprint = self.auth.password_fingerprint
+        if fingerprint(session.user_id) != session.password and fingerprint(session.user_id, fresh=True) != (
+            session.password
+        ):
             raise InvalidToken("The password was changed: log in again")
         return WebLogin(self.auth.user_identity(session.user_id, client_ip), session.csrf)
 

@@ -116,13 +116,13 @@ def _project_name(services: Services, me: Identity, task: Doc) -> str:
 
 
 def _console(services: Services, me: Identity, task_id: str, request: Request) -> dict[str, Any]:
-    """One page of console lines, oldest first; with ``q``, only lines containing it (searching at most
-    :data:`SEARCH_SCAN` lines from the position)."""
+    """One page of console lines, oldest first, from the ``scroll`` position; with ``q``, only the lines that
+    contain it (reading at most :data:`SEARCH_SCAN` events from the position). ``next_scroll`` is None at the end."""
     query = (request.query_params.get("q") or "").strip()
-    scroll = request.query_params.get("scroll") or None
+    needle = query.lower()
+    scroll: str | None = request.query_params.get("scroll") or None
     lines: list[Doc] = []
-    scanned = 0
-    total = 0
+    scanned, total = 0, 0
     while len(lines) < CONSOLE_BATCH and scanned < (SEARCH_SCAN if query else CONSOLE_BATCH):
         log = services.events.task_log(
             me,
@@ -133,18 +133,15 @@ def _console(services: Services, me: Identity, task_id: str, request: Request) -
             scroll_id=scroll,
             from_timestamp=None,
         )
-        total = log["total"]
-        events = log["events"]
+        total, events, scroll = log["total"], log["events"], log["scroll_id"]
         scanned += len(events)
-        needle = query.lower()
         for event in events:  # the SDK sends several printed lines in one event
             for line in str(event.get("msg", "")).splitlines():
-                if not query or needle in line.lower():
+                if needle in line.lower():
                     lines.append({"timestamp": event.get("timestamp"), "msg": line})
-        scroll = log["scroll_id"]
         if len(events) < CONSOLE_BATCH:
-            scroll = None if not events else scroll
-            return {"lines": lines, "next_scroll": None, "q": query, "total": total}
+            scroll = None
+            break
     return {"lines": lines, "next_scroll": scroll, "q": query, "total": total}
 
 

@@ -4,6 +4,7 @@ Content-Security-Policy."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -12,6 +13,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests.e2e.api import call, data
+from tests.support.clients import client_for
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.e2e
@@ -100,3 +103,24 @@ def test_logout_and_a_changed_password_end_the_session_on_the_server(server: Ser
     second.close()
     first.close()
     server.cli("users", "set-password", user[0], "--stdin", input=user[1] + "\n")
+
+
+def test_the_console_pages_and_searches_a_long_log(server: ServerProcess, user: tuple[str, str], browser: httpx.Client):
+    with client_for(server, server.credentials(user[0])) as api:
+        project = data(call(api, "projects.create", {"name": f"console-{uuid.uuid4().hex[:8]}"}))["id"]
+        task = data(call(api, "tasks.create", {"name": "long log", "type": "training", "project": project}))["id"]
+        lines = [{"task": task, "type": "log", "msg": f"line {i:04d}", "timestamp": 1_000 + i} for i in range(450)]
+        body = "\n".join(json.dumps(line) for line in lines)
+        assert data(api.post("/events.add_batch", content=body))["added"] == 450
+    seen: list[str] = []
+    path = f"/web/tasks/{task}/console/lines"
+    for _ in range(5):
+        fragment = browser.get(path).text
+        seen += re.findall(r"line \d{4}", fragment)
+        more = re.search(r'hx-get="([^"]+)"', fragment)
+        if more is None:
+            break
+        path = more.group(1).replace("&amp;", "&")
+    assert seen == [f"line {i:04d}" for i in range(450)]
+    found = browser.get(f"/web/tasks/{task}/console/lines", params={"q": "line 0321"}).text
+    assert re.findall(r"line \d{4}", found) == ["line 0321"]
