@@ -30,6 +30,7 @@ SECTIONS = (
     "ingest",
     "reads",
     "listing",
+    "web_ui",
     "queries",
     "dispatch",
     "scheduling",

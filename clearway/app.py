@@ -7,10 +7,11 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from clearway import web
 from clearway.admin_api import OPENAPI_PATH
 from clearway.admin_api import PREFIX as ADMIN_PREFIX
 from clearway.auth.client_address import ClientAddress
@@ -18,6 +19,7 @@ from clearway.auth.middleware import IdentityMiddleware
 from clearway.clearml_api.registry import collect
 from clearway.clearml_api.router import ClearmlApi
 from clearway.clearml_api.services import ALL as CLEARML_SERVICES
+from clearway.errors import ClearwayError
 from clearway.files_api.routes import FileServer
 from clearway.gateway import authenticates_itself
 from clearway.gateway.routes import GatewayApi
@@ -88,11 +90,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     admin = Mount(ADMIN_PREFIX, app=_BuiltOnFirstCall(lambda: _admin_api(services)))
     # Before the ClearML routes, whose /{version}/{name} would take /events/stream.
     events = Mount(EVENTS_PREFIX, app=_BuiltOnFirstCall(lambda: _events_api(services)))
+    ui = Mount(web.PREFIX, app=_BuiltOnFirstCall(lambda: _web_ui(services)))
     routes = [
         Route("/health", health),
         metrics_route(services),
         admin,
         events,
+        ui,
         *files.routes(),
         *gateway.routes(),
         *clearml.routes(),
@@ -104,11 +108,24 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         auth=services.auth,
         addresses=ClientAddress(settings.trusted_proxies),
         # The gateway's routes identify their callers themselves (gateway tokens, Snap4City's token in the body).
-        is_public=lambda path: path in PUBLIC_PATHS or clearml.is_public(path) or authenticates_itself(path),
-        refusal=lambda path, exc: clearml.refusal(path, exc) if clearml.handles(path) else problem(exc),
+        is_public=lambda path: (
+            path in PUBLIC_PATHS or web.is_public(path) or clearml.is_public(path) or authenticates_itself(path)
+        ),
+        refusal=lambda path, exc: _refusal(clearml, path, exc),
+        web_sessions=services.web_sessions,
+        cookie_allowed=web.cookie_allowed,
     )
     app.add_middleware(Telemetry, endpoint_of=_endpoint_labels(clearml, routes), access_log=settings.access_log)
     return app
+
+
+def _refusal(clearml: ClearmlApi, path: str, exc: ClearwayError) -> Response:
+    """A refusal rendered as the surface at that path renders its errors."""
+    if path.startswith(web.PREFIX + "/"):
+        from clearway.web.app import refusal
+
+        return refusal(path, exc)
+    return clearml.refusal(path, exc) if clearml.handles(path) else problem(exc)
 
 
 def _endpoint_labels(clearml: ClearmlApi, routes: list[BaseRoute]) -> Callable[[str], str]:
@@ -132,6 +149,12 @@ def _admin_api(services: Services) -> ASGIApp:
     from clearway.admin_api.app import create_admin_api  # FastAPI: about a quarter of the server's start
 
     return create_admin_api(services)
+
+
+def _web_ui(services: Services) -> ASGIApp:
+    from clearway.web.app import create_web_app  # Jinja2 and the templates: loaded when the UI is first opened
+
+    return create_web_app(services)
 
 
 def _events_api(services: Services) -> ASGIApp:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from clearway.auth.authenticator import Authenticator
+from clearway.auth.web_sessions import WebSessions
 from clearway.blobs import open_blob_store
 from clearway.domain.accounts import Accounts
 from clearway.domain.allowlists import Allowlists
@@ -65,6 +66,7 @@ class Services:
     task_outputs: TaskOutputs
     subscriptions: Subscriptions
     notifier: Notifier
+    web_sessions: WebSessions
     gateway: Gateway
 
     @classmethod
@@ -121,6 +123,7 @@ class Services:
                 retry_period=timedelta(hours=settings.notify_retry_hours),
             ),
             notifier=build_notifier(settings, stores, lambda user_id: _identity(auth, user_id)),
+            web_sessions=WebSessions(stores.web_sessions, auth, settings.web_session_ttl_sec),
             gateway=_gateway(settings, stores, counters, tasks, queues, dispatch, blobs),
         )
 

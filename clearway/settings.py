@@ -124,6 +124,15 @@ class Settings(BaseSettings):
     oidc_retry_sec: float = Field(
         default=30.0, gt=0, description="After a failed fetch of the issuer's keys, wait this long before trying again."
     )
+    oidc_client_id: str | None = Field(
+        default=None, description="The web UI's OIDC client id: with it, the login page offers single sign-on."
+    )
+    oidc_client_secret: str | None = Field(
+        default=None, description="The web UI's OIDC client secret, for a confidential client (PKCE is always used)."
+    )
+    web_session_ttl_sec: int = Field(
+        default=12 * 3600, gt=0, description="Lifetime of a web UI session (its cookie); logout ends it at once."
+    )
     delete_task_files: bool = Field(
         default=False,
         description="tasks.delete and tasks.reset with delete_external_artifacts also delete the task's files kept by "

@@ -88,6 +88,39 @@ class Authenticator:
             password=session.password,
         )
 
+    def web_login(self, name: str, password: str, client_ip: str | None) -> Identity:
+        """The web UI's login: a user name and password only (an API key pair cannot log in), throttled and
+        audited like ``auth.login``."""
+
+        session = self._attempt(name, client_ip, None, lambda: self._password_session(name, password))
+        identity = self._admit(session, client_ip)
+        self.audit.record(Action.LOGIN, actor=identity, method="web-password")
+        return identity
+
+    def web_oidc_login(self, access_token: str, client_ip: str | None) -> Identity:
+        """The web UI's single sign-on: the issuer's access token from the authorization-code flow, checked as
+        any of its tokens is (issuer, audience, signature, expiry)."""
+        if self.oidc is None or not is_oidc_token(access_token):
+            raise InvalidCredentials()
+        session = self._attempt(None, client_ip, None, lambda: self._oidc_session(access_token, client_ip))
+        identity = self._admit(session, client_ip)
+        self.audit.record(Action.LOGIN, actor=identity, method="web-oidc")
+        return identity
+
+    def password_fingerprint(self, user_id: str, *, fresh: bool = False) -> str | None:
+        """What a session started with a password keeps, so that a changed (or removed) password ends it;
+        ``fresh`` reads it now (a login), else it may be ``key_cache_sec`` old."""
+        session = self.sessions.for_user(user_id, fresh=fresh)
+        return session.password if session else None
+
+    def user_identity(self, user_id: str, client_ip: str | None) -> Identity:
+        """A logged-in user's identity now (a web session): its role, groups and shares, checked against its
+        address allowlists."""
+        session = self.sessions.for_user(user_id)
+        if session is None:
+            raise InvalidToken("The session's user is gone")
+        return self._admit(session, client_ip)
+
     def _basic_login(self, value: str, client_ip: str | None) -> tuple[Session, str]:
         try:
             name, _, secret = base64.b64decode(value, validate=True).decode().partition(":")
@@ -105,15 +138,15 @@ class Authenticator:
 
             return self._attempt(name, client_ip, record.identity.org_id, check_key), "key"
 
-        def check_password() -> Session:
-            user = self.identities.find_user(name)
-            password_hash = self.identities.password_hash(user["id"]) if user else None
-            session = self.sessions.for_user(user["id"]) if user and verify_secret(password_hash, secret) else None
-            if session is None:
-                raise InvalidCredentials()
-            return session
+        return self._attempt(name, client_ip, None, lambda: self._password_session(name, secret)), "password"
 
-        return self._attempt(name, client_ip, None, check_password), "password"
+    def _password_session(self, name: str, secret: str) -> Session:
+        user = self.identities.find_user(name)
+        password_hash = self.identities.password_hash(user["id"]) if user else None
+        session = self.sessions.for_user(user["id"]) if user and verify_secret(password_hash, secret) else None
+        if session is None:
+            raise InvalidCredentials()
+        return session
 
     def _attempt(
         self, name: str | None, client_ip: str | None, org_id: str | None, check: Callable[[], Session]

@@ -1,7 +1,8 @@
 """Identity first: every request becomes an :class:`Identity`, or is refused, before any route sees it.
 
 Only the public paths (declared once, in :mod:`clearway.app`) pass without credentials; everything else, any route
-added later included, needs a valid Bearer token used from an allowed address. Routes read the result with
+added later included, needs a valid Bearer token used from an allowed address (or, where ``cookie_allowed`` says so,
+the web UI's session cookie). Routes read the result with
 :func:`request_identity`, and the client's address (behind trusted proxies, the forwarded one) with
 :func:`request_client_ip`.
 """
@@ -18,10 +19,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from clearway.auth.authenticator import Authenticator
 from clearway.auth.client_address import UNKNOWN, ClientAddress
+from clearway.auth.web_sessions import COOKIE, WebSessions
 from clearway.domain.identity import Identity
 from clearway.errors import ClearwayError, MissingCredentials
 
 Refusal = Callable[[str, ClearwayError], Response]
+# A session cookie of the web UI stands for its user on the paths where ``cookie_allowed(method, path)`` is true:
+# the web pages, and downloads from the file server (``<img>`` and ``<a>`` send no Bearer header).
+CookieAllowed = Callable[[str, str], bool]
 
 
 class IdentityMiddleware:
@@ -32,12 +37,16 @@ class IdentityMiddleware:
         addresses: ClientAddress,
         is_public: Callable[[str], bool],
         refusal: Refusal,
+        web_sessions: WebSessions | None = None,
+        cookie_allowed: CookieAllowed | None = None,
     ) -> None:
         self.app = app
         self.auth = auth
         self.addresses = addresses
         self.is_public = is_public
         self.refusal = refusal  # renders a refusal the way the surface at that path renders errors
+        self.web_sessions = web_sessions
+        self.cookie_allowed = cookie_allowed or (lambda _method, _path: False)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -47,10 +56,17 @@ class IdentityMiddleware:
         peer = scope["client"][0] if scope.get("client") else None
         state = scope.setdefault("state", {})
         state.pop("identity", None)
+        state.pop("web_csrf", None)
         state["client_ip"] = client_ip = self.addresses.resolve(peer, headers.getlist("x-forwarded-for"))
         if not self.is_public(scope["path"]):
             try:
-                state["identity"] = await run_in_threadpool(self.auth.identify, headers.get("authorization"), client_ip)
+                authorization = headers.get("authorization")
+                cookie = self._session_cookie(scope, headers) if not authorization else None
+                if cookie is not None and self.web_sessions is not None:
+                    login = await run_in_threadpool(self.web_sessions.identify, cookie, client_ip)
+                    state["identity"], state["web_csrf"] = login.identity, login.csrf
+                else:
+                    state["identity"] = await run_in_threadpool(self.auth.identify, authorization, client_ip)
             except ClearwayError as exc:
                 if scope["type"] == "websocket":
                     await send({"type": "websocket.close", "code": 1008, "reason": exc.message})
@@ -59,6 +75,11 @@ class IdentityMiddleware:
                 return
         await self.app(scope, receive, send)
 
+    def _session_cookie(self, scope: Scope, headers: Headers) -> str | None:
+        if self.web_sessions is None or not self.cookie_allowed(scope.get("method", "GET"), scope["path"]):
+            return None
+        return HTTPConnection(scope).cookies.get(COOKIE) or None
+
 
 def request_identity(connection: HTTPConnection) -> Identity:
     """The caller, as :class:`IdentityMiddleware` identified it."""
@@ -66,6 +87,13 @@ def request_identity(connection: HTTPConnection) -> Identity:
     if not isinstance(identity, Identity):
         raise MissingCredentials()
     return identity
+
+
+def request_csrf(connection: HTTPConnection) -> str | None:
+    """The CSRF token of the caller's web session; None when it was not identified by a session cookie (a Bearer
+    header, which a browser never adds to a forged request)."""
+    csrf = connection.scope.get("state", {}).get("web_csrf")
+    return csrf if isinstance(csrf, str) else None
 
 
 def request_client_ip(connection: HTTPConnection) -> str:

@@ -89,6 +89,41 @@ class Accounts:
             self.stores.identity.revoke_key(access_key)
             self.audit.record(Action.KEY_REVOKE, actor=identity, target=access_key, user=record.identity.user_id)
 
+    def names(self, identity: Identity, user_ids: set[str]) -> dict[str, str]:
+        """The names of the given users of the caller's organisation (the owners of records the caller sees)."""
+        out = {}
+        for user_id in user_ids:
+            user = self.stores.identity.get_user(user_id) if user_id else None
+            if user is not None and user["org_id"] == identity.org_id:
+                out[user_id] = user["name"]
+        return out
+
+    # A user's own keys (the web UI's settings page): anyone but an agent acting for a user manages their own.
+    def own_keys(self, identity: Identity) -> list[Doc]:
+        return self.stores.identity.list_keys(identity.user_id)
+
+    def create_own_key(self, identity: Identity) -> KeyPair:
+        self._not_acting(identity)
+        pair = generate_key_pair()
+        with self.stores.transaction():
+            self.stores.identity.add_key(identity.user_id, pair.access_key, hash_secret(pair.secret_key))
+            self.audit.record(Action.KEY_CREATE, actor=identity, target=pair.access_key, user=identity.user_id)
+        return pair
+
+    def revoke_own_key(self, identity: Identity, access_key: str) -> None:
+        self._not_acting(identity)
+        with self.stores.transaction():
+            record = self.stores.identity.get_key(access_key)
+            if record is None or record.identity.user_id != identity.user_id or record.revoked:
+                raise NotFound(f"No active key {access_key} of yours")
+            self.stores.identity.revoke_key(access_key)
+            self.audit.record(Action.KEY_REVOKE, actor=identity, target=access_key, user=identity.user_id)
+
+    @staticmethod
+    def _not_acting(identity: Identity) -> None:
+        if identity.impersonator is not None:
+            raise Forbidden("An agent acting for a user cannot manage the user's keys")
+
     def _admins(self, org_id: str) -> int:
         return sum(1 for user in self.stores.identity.list_users(org_id) if user["role"] == Role.ADMIN)
 

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
 from clearway.auth.middleware import request_client_ip, request_identity
+from clearway.auth.web_sessions import COOKIE as SESSION_COOKIE
 from clearway.domain.event_routing import EventAccess, kind_matches
 from clearway.domain.identity import Identity
 from clearway.domain.notifications import KINDS, is_known_pattern
@@ -81,7 +82,12 @@ async def _events(
 
 
 def _still_allowed(services: Services, request: Request) -> Identity:
-    """The caller as its credentials stand now (cached for seconds), or the error that ends the stream."""
+    """The caller as its credentials stand now (cached for seconds), or the error that ends the stream. A browser's
+    EventSource sends no header: the web UI's session cookie stands for it (until logout)."""
+    authorization = request.headers.get("authorization")
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not authorization and cookie:
+        return services.web_sessions.identify(cookie, request_client_ip(request)).identity
     return services.auth.identify(request.headers.get("authorization"), request_client_ip(request))
 
 

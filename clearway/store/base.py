@@ -658,6 +658,32 @@ class SubscriptionStore(ABC):
 
 
 @dataclass(frozen=True)
+class WebSession:
+    user_id: str
+    csrf: str
+    expires: datetime
+    password: str | None = None  # the user's password fingerprint when the session began
+
+
+class WebSessionStore(ABC):
+    """Server-side sessions of the web UI, found by the SHA-256 of the cookie's token (the token is never stored)."""
+
+    @abstractmethod
+    def create(self, token_hash: str, session: WebSession, now: datetime) -> None: ...
+
+    @abstractmethod
+    def find(self, token_hash: str, now: datetime) -> WebSession | None:
+        """The session, unless it is unknown, revoked or expired."""
+
+    @abstractmethod
+    def revoke(self, token_hash: str) -> None: ...
+
+    @abstractmethod
+    def prune(self, before: datetime) -> int:
+        """Delete sessions that expired before ``before``."""
+
+
+@dataclass(frozen=True)
 class GatewayLogFilter:
     """Which gateway log rows to read: one organisation's, narrowed by any of the others, one page newest first."""
 
@@ -810,6 +836,7 @@ class Stores(ABC):
     audit: AuditStore
     outbox: OutboxStore
     subscriptions: SubscriptionStore
+    web_sessions: WebSessionStore
     gateway: GatewayStore
 
     @abstractmethod

@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 import httpx
 import jwt
@@ -42,6 +43,7 @@ def sso_server(tmp_path_factory: pytest.TempPathFactory, issuer: Issuer) -> Iter
         "CLEARWAY_OIDC_AUDIENCE": "clearway",
         "CLEARWAY_OIDC_ADMIN_ROLES": "clearway-admin,RootAdmin",
         "CLEARWAY_OIDC_CREATE_USERS": "true",
+        "CLEARWAY_OIDC_CLIENT_ID": "clearway-web",
     }
     with running_server(data_dir, **env) as proc:
         yield proc
@@ -322,3 +324,29 @@ def test_the_gateway_takes_an_issuer_token_in_the_header_and_in_snap4citys_body(
             assert httpx.post(f"{sso_server.url}/clearml/serve/ondemand", json=forged).status_code == 401
     finally:
         app.stop()
+
+
+def test_the_web_ui_logs_in_with_the_authorization_code_flow_and_pkce(sso_server: ServerProcess, issuer: Issuer):
+    user = name()
+    issuer.signed_in, issuer.signed_in_roles = user, []
+    with httpx.Client(base_url=sso_server.url, follow_redirects=True, timeout=30) as browser:
+        page = browser.get("/web/login/oidc", params={"next": "/web/models"})
+        assert page.status_code == 200 and page.url.path == "/web/models", page.text[:500]
+        assert user in page.text
+        cookie = browser.cookies.get("clearway_session")
+        assert cookie
+    # A callback that does not match the browser's own request (another state, no signed cookie) is refused.
+    with httpx.Client(base_url=sso_server.url, timeout=30) as other:
+        refused = other.get("/web/login/oidc/callback", params={"code": "stolen", "state": "x"})
+        assert refused.status_code == 401 and "clearway_session" not in refused.cookies
+
+
+def test_a_code_without_its_pkce_verifier_is_refused_by_the_issuer(issuer: Issuer):
+    issuer.signed_in = name()
+    location = issuer.authorize(
+        "response_type=code&client_id=c&redirect_uri=http%3A%2F%2Fx%2Fcb&state=s"
+        "&code_challenge=abc&code_challenge_method=S256"
+    )
+    code = dict(parse_qsl(location.split("?", 1)[1]))["code"]
+    body = {"code": code, "client_id": "c", "redirect_uri": "http://x/cb", "code_verifier": "wrong"}
+    assert issuer.exchange(body)[0] == 400

@@ -35,6 +35,13 @@ pytestmark = pytest.mark.e2e
 REFUSED = {400, 401, 403, 404, 405}
 CLEARML_PATHS = {"/{name:str}", "/{name:str}/", "/{version:str}/{name:str}", "/{version:str}/{name:str}/"}
 PUBLIC = {("GET", "/health"), ("GET", "/admin/api/openapi.json"), ("GET", "auth.login")}
+# The web UI's login form, its single sign-on steps and its static files.
+PUBLIC |= {("GET", "/web/login"), ("POST", "/web/login"), ("GET", "/web/login/oidc")}
+PUBLIC |= {("GET", "/web/login/oidc/callback"), ("GET", "/web/static/app.css")}
+
+
+class Form(dict):
+    """A body sent as a posted HTML form (the web UI's changes)."""
 
 
 @dataclass
@@ -418,6 +425,76 @@ HTTP: dict[tuple[str, str], HttpCase] = {
         "write",
     ),
 }
+# The web UI: every page and fragment as a read with A's ids, every change as a posted form. The walk's clients
+# send Bearer headers, which the UI accepts like the API (no CSRF token needed: a browser never forges one).
+_WEB_READS: dict[str, Callable[[World], str]] = {
+    "/web/": lambda w: "/web/",
+    "/web/projects": lambda w: "/web/projects",
+    "/web/tasks": lambda w: f"/web/tasks?project={w.project}&hp=General/lr&metric=walkA-metric/v&sort=-General/lr",
+    "/web/tasks/{task_id}": lambda w: f"/web/tasks/{w.task}",
+    "/web/tasks/{task_id}/{tab}": lambda w: f"/web/tasks/{w.task}/configuration",
+    "/web/tasks/{task_id}/console/lines": lambda w: f"/web/tasks/{w.task}/console/lines?q=walkA",
+    "/web/tasks/{task_id}/scalars.json": lambda w: f"/web/tasks/{w.task}/scalars.json",
+    "/web/compare": lambda w: f"/web/compare?task={w.task}&task={w.queued_task}",
+    "/web/compare/scalars.json": lambda w: f"/web/compare/scalars.json?task={w.task}&task={w.queued_task}",
+    "/web/models": lambda w: "/web/models",
+    "/web/models/{model_id}": lambda w: f"/web/models/{w.model}",
+    "/web/models/{model_id}/{tab}": lambda w: f"/web/models/{w.model}/lineage",
+    "/web/datasets": lambda w: "/web/datasets",
+    "/web/queues": lambda w: "/web/queues",
+    "/web/queues/{queue_id}": lambda w: f"/web/queues/{w.queue}",
+    "/web/workers/stats.json": lambda w: "/web/workers/stats.json",
+    "/web/settings": lambda w: "/web/settings",
+    "/web/admin": lambda w: "/web/admin",
+    "/web/admin/shares": lambda w: "/web/admin/shares",
+    "/web/admin/audit": lambda w: f"/web/admin/audit?user={w.a_user}",
+    "/web/gateway": lambda w: "/web/gateway",
+    "/web/gateway/trends.json": lambda w: "/web/gateway/trends.json",
+    "/web/gateway/logs": lambda w: f"/web/gateway/logs?record={w.machine}&kind=ondemand",
+    "/web/login": lambda w: "/web/login",
+    "/web/static/{path:path}": lambda w: "/web/static/app.css",
+}
+for _template, _path in _WEB_READS.items():
+    HTTP[("GET", _template)] = (_path, lambda w: None, "read")
+HTTP.update(
+    {
+        # Without single sign-on configured these answer 401; with it, they only start or finish a login.
+        ("GET", "/web/login/oidc"): (lambda w: "/web/login/oidc", lambda w: None, "write"),
+        ("GET", "/web/login/oidc/callback"): (
+            lambda w: "/web/login/oidc/callback?code=x&state=y",
+            lambda w: None,
+            "write",
+        ),
+        ("POST", "/web/login"): (lambda w: "/web/login", lambda w: Form(name="walk-nobody", password="x"), "write"),
+        ("POST", "/web/logout"): (lambda w: "/web/logout", lambda w: Form(), "create"),
+        ("POST", "/web/settings/keys"): (lambda w: "/web/settings/keys", lambda w: Form(), "create"),
+        ("POST", "/web/settings/keys/{access_key}/revoke"): (
+            lambda w: f"/web/settings/keys/{w.a_key}/revoke",
+            lambda w: Form(),
+            "write",
+        ),
+        ("POST", "/web/tasks/{task_id}/actions/{action}"): (
+            lambda w: f"/web/tasks/{w.task}/actions/archive",
+            lambda w: Form(),
+            "write",
+        ),
+        ("POST", "/web/models/{model_id}/actions/{action}"): (
+            lambda w: f"/web/models/{w.model}/actions/publish",
+            lambda w: Form(),
+            "write",
+        ),
+        ("POST", "/web/queues/{queue_id}/move"): (
+            lambda w: f"/web/queues/{w.queue}/move",
+            lambda w: Form(task=w.queued_task, move="back"),
+            "write",
+        ),
+        ("POST", "/web/admin/{what}"): (
+            lambda w: "/web/admin/role",
+            lambda w: Form(user=w.a_user, role="agent"),
+            "write",
+        ),
+    }
+)
 # The file server: A's file read, written, deleted, through every method its routes take.
 for _path in ("/files", "/files/", "/files/{path:path}"):
     _target = (lambda w: f"/files/{w.file_path}") if "{" in _path else (lambda w, p=_path: p)
@@ -573,6 +650,8 @@ def _first_delivery(client: httpx.Client) -> int:
 def send(client: httpx.Client, method: str, path: str, body: Any) -> httpx.Response:
     if path.startswith("/events/stream"):  # endless: what it sends in its first moments
         return _stream_start(client, path)
+    if isinstance(body, Form):
+        return client.request(method, path, data=body)
     if isinstance(body, list):  # file parts: field name = storage path
         content, content_type = multipart(body)
         return client.request(method, path, content=content, headers={"Content-Type": content_type})
@@ -606,6 +685,11 @@ def every_call(w: World) -> list[Call]:
     return calls
 
 
+def _web_redirect(label: str, status: int) -> bool:
+    """The web UI answers a change with a redirect to the page to show (post/redirect/get)."""
+    return status == 303 and label.startswith("POST /web/")
+
+
 def leaked(w: World, path: str, body: Any, response: httpx.Response) -> list[str]:
     """A's secrets in the answer, other than those the caller sent itself (errors may echo an id back)."""
     sent = path + json.dumps(body, default=repr)
@@ -625,7 +709,7 @@ def test_the_bodies_work_for_their_owner(world: World, clients: dict[str, httpx.
     """A's own reads all answer 200, so the walk's bodies reach the code that decides access."""
     problems = []
     for label, method, path, body, case in every_call(world):
-        if case.kind == "read" and not label.startswith("GET /admin/api/"):
+        if case.kind == "read" and not label.startswith(("GET /admin/api/", "GET /web/admin")):
             response = send(clients["a"], method, path, body)
             if response.status_code != 200:
                 problems.append(f"{label}: {response.status_code} {response.text[:300]}")
@@ -656,16 +740,17 @@ def walk_as(w: World, who: str, client: httpx.Client) -> list[str]:
         status = response.status_code
         if case.kind == "write" and status not in REFUSED and not (status == 200 and case.check):
             problems.append(f"{label}: {who} was not refused ({status}) {response.text[:300]}")
-        elif case.kind != "write" and status not in REFUSED and not 200 <= status < 300:
-            problems.append(f"{label}: {who} got {status} {response.text[:300]}")
-        admin_only = not label.split(" ")[-1].startswith("/admin/api/gateway/")  # the gateway's act as the caller
-        if (
-            who == "b"
-            and label.split(" ")[-1].startswith("/admin/api/")
-            and admin_only
-            and "openapi" not in label
-            and status != 403
+        elif (
+            case.kind != "write"
+            and status not in REFUSED
+            and not 200 <= status < 300
+            and not _web_redirect(label, status)
         ):
+            problems.append(f"{label}: {who} got {status} {response.text[:300]}")
+        target = label.split(" ")[-1]
+        # Admins only: the admin API (but its gateway routes, which act as the caller) and the UI's admin pages.
+        admin_only = target.startswith(("/admin/api/", "/web/admin")) and not target.startswith("/admin/api/gateway/")
+        if who == "b" and admin_only and "openapi" not in label and status != 403:
             problems.append(f"{label}: a plain user got {status} from the admin API")
         if case.check is not None and status == 200 and not case.check(response):
             problems.append(f"{label}: {who}'s call took effect: {response.text[:300]}")

@@ -482,6 +482,22 @@ rate_events = Table(
     Index("ix_rate_events_expires", "expires"),
 )
 
+# Web UI sessions (clearway/web): the cookie carries a random token, the row only its SHA-256; a row ends at
+# ``expires`` or when revoked (logout), whichever comes first.
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("password", String(16), nullable=True),  # the user's password fingerprint at login: a change ends it
+    Column("created", Timestamp, nullable=False),
+    Column("expires", Timestamp, nullable=False),
+    Column("revoked", Boolean, nullable=False, server_default=text("false")),
+    Index("ix_web_sessions_user_id", "user_id"),
+    Index("ix_web_sessions_expires", "expires"),
+)
+
 # The gateway (clearway/gateway). Its records: serving machines, endpoints on them and enqueue templates, each with
 # a random public id (never derived from a task id) and revocable; ``doc`` holds what the kind needs (name, url,
 # serving task, endpoint name, task, queue, params, callers). A machine's health is kept beside it, shared by every

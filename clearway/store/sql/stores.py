@@ -25,6 +25,7 @@ from clearway.store.sql.sliding_counters import SqlSlidingCounters
 from clearway.store.sql.subscriptions import SqlSubscriptionStore
 from clearway.store.sql.sweep import SqlSweepStore
 from clearway.store.sql.tasks import SqlTaskStore, agent_tasks, projects_of_agent_tasks
+from clearway.store.sql.web_sessions import SqlWebSessionStore
 from clearway.store.sql.workers import SqlWorkerStore
 from clearway.timeutil import parse_iso
 
@@ -72,6 +73,7 @@ class SqlStores(Stores):
         self.audit = SqlAuditStore(db)
         self.outbox = SqlOutboxStore(db)
         self.subscriptions = SqlSubscriptionStore(db)
+        self.web_sessions = SqlWebSessionStore(db)
         self.gateway = SqlGatewayStore(db)
 
     @contextmanager
