@@ -1,0 +1,31 @@
+"""A gateway token's calls per minute, counted in the process's memory (no Redis configured)."""
+
+from __future__ import annotations
+
+from clearway.store.process_counters import ProcessSlidingCounters
+
+WINDOW = 60.0
+
+
+def test_counts_each_key_within_its_window():
+    counters = ProcessSlidingCounters()
+    assert [counters.add("a", 120.0 + i, WINDOW) for i in range(3)] == [1, 2, 3]
+    assert counters.add("b", 125.0, WINDOW) == 1
+    assert counters.count("a", 130.0, WINDOW) == 3
+
+
+def test_the_previous_window_weighs_as_much_of_it_as_still_slides_in():
+    counters = ProcessSlidingCounters()
+    for _ in range(10):
+        counters.add("a", 150.0, WINDOW)  # window [120, 180)
+    assert counters.count("a", 180.0, WINDOW) == 10  # all of the previous window still counts
+    assert counters.count("a", 210.0, WINDOW) == 5  # half of it
+    assert counters.add("a", 210.0, WINDOW) == 6
+    assert counters.count("a", 300.0, WINDOW) == 0  # two windows later: nothing
+
+
+def test_clear_forgets_a_key():
+    counters = ProcessSlidingCounters()
+    counters.add("a", 10.0, WINDOW)
+    counters.clear("a")
+    assert counters.count("a", 10.0, WINDOW) == 0
