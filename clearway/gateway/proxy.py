@@ -21,7 +21,9 @@ from clearway.store.base import Doc
 
 # The model's answer keeps these of its headers; hop-by-hop and framing headers are the server's own.
 KEPT_HEADERS = ("content-type", "cache-control")  # aiohttp gives the body decoded: no content-encoding
-KEEPALIVE_SEC = 60
+# An idle connection is dropped before the serving machine's server drops it (clearml-serving's gunicorn keeps one
+# 2 s, uvicorn 5 s): a request sent just as the other side closes would be lost, and a POST is not retried.
+KEEPALIVE_SEC = 1.5
 
 
 @dataclass(frozen=True)
