@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
+from clearway.domain.gateway.tokens import GatewayTokens
+from clearway.errors import TooManyRequests
 from clearway.store.process_counters import ProcessSlidingCounters
 
 WINDOW = 60.0
@@ -29,3 +33,25 @@ def test_clear_forgets_a_key():
     counters.add("a", 10.0, WINDOW)
     counters.clear("a")
     assert counters.count("a", 10.0, WINDOW) == 0
+
+
+def test_a_token_over_its_limit_is_refused_until_the_window_slides_on():
+    now = [1000.0]
+    tokens = GatewayTokens(
+        None,  # type: ignore[arg-type] - counting calls reads no store
+        ProcessSlidingCounters(),
+        rate_per_minute=600,
+        daily_runs=100,
+        cache_sec=2,
+        counted_in_process=True,
+        clock=lambda: now[0],
+    )
+    record = {"id": "t1", "rate_per_minute": 2}
+    tokens.count_call(record)
+    tokens.count_call(record)
+    with pytest.raises(TooManyRequests) as refused:
+        tokens.count_call(record)
+    assert refused.value.data["retry_after"] == 60
+    tokens.count_call({"id": "t2", "rate_per_minute": 2})  # another token counts apart
+    now[0] += 120  # two windows on
+    tokens.count_call(record)
