@@ -8,16 +8,19 @@ call of httpx's stack (httpcore, h11, anyio), which was most of what the gateway
 
 from __future__ import annotations
 
-import ssl
+import importlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import aiohttp
 from starlette.concurrency import run_in_threadpool
 
 from clearway.domain.gateway.health import MachineHealth
 from clearway.errors import MachineTimeout, MachineUnavailable
 from clearway.settings import Settings
 from clearway.store.base import Doc
+
+if TYPE_CHECKING:
+    import aiohttp
 
 # The model's answer keeps these of its headers; hop-by-hop and framing headers are the server's own.
 KEPT_HEADERS = ("content-type", "cache-control")  # aiohttp gives the body decoded: no content-encoding
@@ -36,25 +39,33 @@ class Answer:
 class Proxy:
     def __init__(self, settings: Settings, health: MachineHealth) -> None:
         self.health = health
+        self.settings = settings
+        self._sessions: dict[str, aiohttp.ClientSession] = {}
+
+    async def _session(self, url: str) -> aiohttp.ClientSession:
+        session = self._sessions.get(url)
+        if session is None:
+            # aiohttp is imported on first need, in a worker thread: its import (the CA certificates with it) takes
+            # a few tenths of a second, which would lengthen every server's start, or stall the event loop.
+            await run_in_threadpool(importlib.import_module, "aiohttp")
+            session = self._sessions.get(url) or self._open(url)
+        return session
+
+    def _open(self, url: str) -> aiohttp.ClientSession:
+        """A session for one machine, made in the event loop that serves requests."""
+        import aiohttp  # imported already (see _session): a look-up in sys.modules
+
+        settings = self.settings
         # connect: waiting for a free connection and opening one; sock_read: between two reads of the answer.
-        self.timeout = aiohttp.ClientTimeout(
+        timeout = aiohttp.ClientTimeout(
             connect=settings.gateway_connect_timeout_sec, sock_read=settings.gateway_read_timeout_sec
         )
-        self.pool_size = settings.gateway_pool_size
-        self._sessions: dict[str, aiohttp.ClientSession] = {}
-        self._tls: ssl.SSLContext | None = None
-
-    def _session(self, url: str) -> aiohttp.ClientSession:
-        session = self._sessions.get(url)
-        if session is None:  # made in the event loop that serves requests, on first need
-            if self._tls is None:  # loading the CA certificates takes a tenth of a second: once, on first need
-                self._tls = ssl.create_default_context()
-            connector = aiohttp.TCPConnector(limit=self.pool_size, keepalive_timeout=KEEPALIVE_SEC, ssl=self._tls)
-            session = self._sessions[url] = aiohttp.ClientSession(
-                connector=connector,
-                timeout=self.timeout,
-                cookie_jar=aiohttp.DummyCookieJar(),  # one caller's cookies are never sent for another
-            )
+        connector = aiohttp.TCPConnector(limit=settings.gateway_pool_size, keepalive_timeout=KEEPALIVE_SEC)
+        session = self._sessions[url] = aiohttp.ClientSession(
+            connector=connector,
+            timeout=timeout,
+            cookie_jar=aiohttp.DummyCookieJar(),  # one caller's cookies are never sent for another
+        )
         return session
 
     async def close(self) -> None:
@@ -66,9 +77,12 @@ class Proxy:
         """POST the body to the machine's ``/serve/<endpoint>``: its answer, whatever its status."""
         self.health.admit(machine)
         url = machine["url"]
+        session = await self._session(url)
+        import aiohttp  # imported by _session, off the event loop: a look-up in sys.modules
+
         headers = {"Content-Type": content_type or "application/json"}
         try:
-            async with self._session(url).post(
+            async with session.post(
                 f"{url}/serve/{endpoint}", data=body, headers=headers, allow_redirects=False
             ) as response:
                 content = await response.read()
