@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
 import pytest
 
 from clearway.domain.gateway.tokens import GatewayTokens
 from clearway.errors import TooManyRequests
+from clearway.gateway.callers import Caller, count_call
 from clearway.store.process_counters import ProcessSlidingCounters
+from tests.support.counters import shared_counters
 
 WINDOW = 60.0
 
@@ -55,3 +62,28 @@ def test_a_token_over_its_limit_is_refused_until_the_window_slides_on():
     tokens.count_call({"id": "t2", "rate_per_minute": 2})  # another token counts apart
     now[0] += 120  # two windows on
     tokens.count_call(record)
+
+
+def test_with_redis_the_processes_count_on_its_shared_counters(tmp_path: Path):
+    """Two processes' token counts (two GatewayTokens) add up in Redis; the count leaves the event loop."""
+    with shared_counters("redis", tmp_path) as counters:
+        replicas = [
+            GatewayTokens(
+                None,  # type: ignore[arg-type] - counting calls reads no store
+                counters,
+                rate_per_minute=600,
+                daily_runs=100,
+                cache_sec=2,
+                counted_in_process=False,
+            )
+            for _ in range(2)
+        ]
+        caller = Caller(None, {"id": "t1", "rate_per_minute": 3})  # type: ignore[arg-type]
+
+        async def calls() -> None:
+            for tokens in (*replicas, *replicas):
+                await count_call(SimpleNamespace(gateway=SimpleNamespace(tokens=tokens)), caller)  # type: ignore[arg-type]
+
+        with pytest.raises(TooManyRequests):
+            asyncio.run(calls())
+        assert counters.count("gateway:t1", time.time(), WINDOW) == 4
