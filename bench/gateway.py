@@ -5,7 +5,8 @@ CLI and starts the unmodified inference app (``tests/support/serving.py``, share
 registers the app with ``clearway gateway machines add`` and ``endpoints add``. The same JSON body then goes to the
 same app, interleaved run by run:
 * directly, ``POST <app>/serve/<endpoint>`` (the reference);
-* through the gateway, ``POST /gateway/v1/ondemand/<machine>/<endpoint>`` with the user's Bearer token.
+* through the gateway, ``POST /gateway/v1/ondemand/<machine>/<endpoint>`` with a gateway token of the user (as
+  applications call it: each call counted against the token's rate limit, set high enough not to refuse any).
 With 1 client (sequential calls) and with 32 concurrent clients, each a thread with its own kept-alive connection:
 p50 and p99 latency, and requests per second. Targets: at most 1 ms added at p50 (1 client), at least 70% of the
 direct throughput. Beside them, the CPU time the Clearway server spends per call through the gateway, next to the
@@ -38,7 +39,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.backends import Backend  # noqa: E402
-from bench.clearway_server import ClearwayServer  # noqa: E402
+from bench.clearway_server import USER, ClearwayServer  # noqa: E402
 from tests.support.serving import PREDICTION, SAMPLE, served_model  # noqa: E402
 
 if TYPE_CHECKING:
@@ -201,8 +202,8 @@ def targets(work: Path, backend: Backend) -> Iterator[tuple[Target, Target]]:
                 server, "machines", "add", "--serving-task", served.service_id, "--url", served.app.url
             )
             gateway_cli(server, "endpoints", "add", "--machine", machine, "--endpoint", served.endpoint)
-            with server.client() as client:
-                headers = {"Authorization": client.headers["Authorization"]}
+            token = gateway_cli(server, "tokens", "create", "--user", USER, "--rate", "1000000")
+            headers = {"Authorization": f"Bearer {token}"}
             assert served.app.process is not None and server.process is not None
             direct = Target(served.app.serve_url, {}, served.app.process.pid)
             url = f"{server.url}/gateway/v1/ondemand/{machine}/{served.endpoint}"

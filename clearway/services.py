@@ -38,6 +38,7 @@ from clearway.notify.notifier import Notifier
 from clearway.notify.setup import build_notifier, configured_channels
 from clearway.settings import Settings
 from clearway.store.base import SlidingCounters, Stores
+from clearway.store.process_counters import ProcessSlidingCounters
 from clearway.store.sql.database import Database
 from clearway.store.sql.locks import HeldLock
 from clearway.store.sql.stores import SqlStores
@@ -144,9 +145,13 @@ def _gateway(
     blobs: Blobs,
 ) -> Gateway:
     records = GatewayRecords(stores, tasks, queues, settings.key_cache_sec)
+    # A gateway token's calls per minute: counted in this process's memory (no write per call) unless the replicas
+    # share counters in Redis.
+    in_process = not settings.redis_url
     tokens = GatewayTokens(
         stores,
-        counters,
+        ProcessSlidingCounters() if in_process else counters,
+        counted_in_process=in_process,
         rate_per_minute=settings.gateway_token_rate_per_minute,
         daily_runs=settings.gateway_token_daily_runs,
         cache_sec=settings.key_cache_sec,

@@ -188,7 +188,7 @@ class Settings(BaseSettings):
         default=1024 * 1024, gt=0, description="Largest request body the gateway takes (a 413 past it)."
     )
     gateway_pool_size: int = Field(
-        default=100, ge=1, description="Most connections the gateway keeps open to the serving machines, in all."
+        default=100, ge=1, description="Most connections the gateway keeps open to each serving machine."
     )
     gateway_token_rate_per_minute: int = Field(
         default=600, ge=1, description="Default calls per minute of a new gateway token."

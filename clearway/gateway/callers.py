@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from clearway.domain.gateway.tokens import is_gateway_token
+from clearway.domain.gateway.tokens import GatewayTokens, is_gateway_token
 from clearway.domain.identity import Identity
 from clearway.errors import MalformedCredentials, MissingCredentials
 from clearway.services import Services
@@ -36,7 +36,21 @@ def bearer(request: Request) -> str | None:
 
 
 async def identify(services: Services, token: str | None, client_ip: str) -> Caller:
-    return await run_in_threadpool(_identify, services, token, client_ip)
+    caller = await run_in_threadpool(_identify, services, token, client_ip)
+    await count_call(services, caller)
+    return caller
+
+
+async def count_call(services: Services, caller: Caller) -> None:
+    """Count a gateway token's call against its rate limit (429 past it): on the event loop when the count is
+    kept in this process's memory, else in a worker thread (a trip to Redis)."""
+    if caller.token is None:
+        return
+    tokens = services.gateway.tokens
+    if tokens.counted_in_process:
+        tokens.count_call(caller.token)
+    else:
+        await run_in_threadpool(tokens.count_call, caller.token)
 
 
 def _identify(services: Services, token: str | None, client_ip: str) -> Caller:
@@ -44,30 +58,39 @@ def _identify(services: Services, token: str | None, client_ip: str) -> Caller:
         raise MissingCredentials()
     if is_gateway_token(token):
         record = services.gateway.tokens.verify(token)
-        identity = services.auth.identify_user(record["user_id"], client_ip)
-        services.gateway.tokens.count_call(record)
-        return Caller(identity, record)
+        assert record is not None
+        return Caller(services.auth.identify_user(record["user_id"], client_ip), record)
     return Caller(services.auth.identify(f"Bearer {token}", client_ip), None)
 
 
 class RecentCallers:
-    """Callers identified by a Clearway or OIDC token from an address in the last ``ttl_sec`` (the key cache's
-    lifetime, so a revoked key stops here within the same time as everywhere else): a call whose records are
-    cached as well goes on without leaving the event loop. Gateway tokens are not kept: each call counts against
-    their rate limit, in the database."""
+    """Callers identified from an address in the last ``ttl_sec`` (the key cache's lifetime, so a revoked key
+    stops here within the same time as everywhere else; a revoked gateway token stops at once, see
+    :meth:`get`): a call whose records are cached as well goes on without leaving the event loop."""
 
-    def __init__(self, ttl_sec: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, tokens: GatewayTokens, ttl_sec: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.tokens = tokens
         self.ttl_sec = ttl_sec
         self.clock = clock
         self._callers: dict[tuple[str, str], tuple[float, Caller]] = {}
         self._lock = threading.Lock()
 
     def get(self, token: str | None, client_ip: str) -> Caller | None:
+        """The caller, when seen lately; a gateway token is checked again against its cached record (revoked or
+        expired: :class:`InvalidToken`), None when that record is not cached."""
         hit = self._callers.get((token, client_ip)) if token else None
-        return hit[1] if hit is not None and self.clock() - hit[0] < self.ttl_sec else None
+        if hit is None or self.clock() - hit[0] >= self.ttl_sec:
+            return None
+        caller = hit[1]
+        if caller.token is not None and token is not None:
+            record = self.tokens.verify(token, cached_only=True)
+            if record is None:
+                return None
+            caller = Caller(caller.identity, record)
+        return caller
 
     def put(self, token: str | None, client_ip: str, caller: Caller) -> None:
-        if not token or caller.token is not None:
+        if not token:
             return
         with self._lock:
             if len(self._callers) > 10_000:

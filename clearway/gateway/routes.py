@@ -24,7 +24,7 @@ from clearway.domain.documents import check_json
 from clearway.errors import ClearwayError, InternalError, ValidationFailed
 from clearway.gateway import PREFIX, SNAP4CITY_PREFIX
 from clearway.gateway.bodies import json_object, only_fields, raw_body, text_field
-from clearway.gateway.callers import Caller, RecentCallers, bearer, identify
+from clearway.gateway.callers import Caller, RecentCallers, bearer, count_call, identify
 from clearway.gateway.proxy import Answer, Proxy
 from clearway.ops import metrics
 from clearway.problems import problem
@@ -62,7 +62,7 @@ class GatewayApi:
         self.settings = services.settings
         self.gateway = services.gateway
         self.proxy = Proxy(services.settings, services.gateway.health)
-        self.recent = RecentCallers(services.settings.key_cache_sec)
+        self.recent = RecentCallers(services.gateway.tokens, services.settings.key_cache_sec)
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -135,6 +135,7 @@ class GatewayApi:
         caller = self.recent.get(token, client_ip) if isinstance(token, str) else None
         if caller is not None:
             self._note(request, caller)
+            await count_call(self.services, caller)
             return caller
         caller = await self._caller(request, token)
         self.recent.put(token, client_ip, caller)

@@ -1,7 +1,8 @@
 """Gateway tokens: what applications call the gateway with. Each acts as its user on the gateway's routes only,
-within a rate limit (calls per minute, counted on the replicas' shared sliding counters) and a daily quota of
-enqueued runs (counted in the database). Only a SHA-256 digest of a token is kept: a token is 256 random bits, so
-a slow hash would add nothing but latency to every call."""
+within a rate limit (calls per minute, counted in each server process's memory, or on the replicas' shared
+counters in Redis when one is configured) and a daily quota of enqueued runs (counted in the database). Only a
+SHA-256 digest of a token is kept: a token is 256 random bits, so a slow hash would add nothing but latency to every
+call."""
 
 from __future__ import annotations
 
@@ -42,10 +43,12 @@ class GatewayTokens:
         rate_per_minute: int,
         daily_runs: int,
         cache_sec: float,
+        counted_in_process: bool,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.stores = stores
         self.counters = counters
+        self.counted_in_process = counted_in_process  # counting a call never leaves the event loop
         self.rate_per_minute = rate_per_minute
         self.daily_runs = daily_runs
         self.cache_sec = cache_sec
@@ -109,12 +112,15 @@ class GatewayTokens:
         with self._lock:
             self._cache = {k: v for k, v in self._cache.items() if not v[1] or v[1]["id"] != token_id}
 
-    def verify(self, token: str) -> Doc:
-        """The live token's record; a revoked one stops working within ``cache_sec`` on other replicas."""
+    def verify(self, token: str, *, cached_only: bool = False) -> Doc | None:
+        """The live token's record; a revoked one stops working within ``cache_sec`` on other replicas, at once on
+        this one. ``cached_only``: None when the record was not read in the last ``cache_sec`` (no query made)."""
         key = digest(token)
         now = self.clock()
         cached = self._cache.get(key)
         if cached is None or now - cached[0] >= self.cache_sec:
+            if cached_only:
+                return None
             cached = (now, self.stores.gateway.token_by_digest(key))
             with self._lock:
                 if len(self._cache) > 10_000:
@@ -123,8 +129,8 @@ class GatewayTokens:
         record = cached[1]
         if record is None or record["revoked"]:
             raise InvalidToken("Unknown or revoked gateway token")
-        expires = parse_iso(record["expires"])
-        if expires is not None and expires <= utcnow():
+        expires = record["expires"]
+        if expires is not None and parse_iso(expires) <= utcnow():
             raise InvalidToken("Gateway token expired")
         return record
 
