@@ -88,9 +88,10 @@ def _sdk_rows(
     sdk, *theirs = interleave(ctx.runs, *measures)
     name = f"SDK Logger.report_scalar loop, {points:,} points [{backend.name}]"
     note = f"the SDK's loop alone: {statistics.median(loop_alone):,.0f} points/s"
+    labels = list(mlflow_client.MODES.values()) if mlflow is not None else []
     rows = [
         _row(name, sdk, f"MLflow's own client: {label}", samples, note=note)
-        for label, samples in zip(mlflow_client.MODES.values(), theirs, strict=True)
+        for label, samples in zip(labels, theirs, strict=True)
     ]
     return [*rows, _row(name, sdk, raw, raw_samples, RAW_TARGET, note=note)]
 
