@@ -12,6 +12,7 @@ import httpx
 from bench.clearway_server import ClearwayServer, call
 from bench.common import Context, Result, at_most, interleave, stopwatch
 from bench.listing import _seed
+from clearway.web.projects import FIELDS as TABLE_FIELDS
 
 TITLE = "Web UI"
 TARGET = at_most(50, "ms p50")
@@ -32,21 +33,7 @@ def run(ctx: Context) -> list[Result]:
             "order_by": ["-last_update"],
             "page": 0,
             "page_size": PAGE,
-            "only_fields": [
-                "id",
-                "name",
-                "status",
-                "type",
-                "user",
-                "tags",
-                "created",
-                "last_update",
-                "project",
-                "hyperparams",
-                "last_metrics",
-                "last_iteration",
-                "system_tags",
-            ],
+            "only_fields": TABLE_FIELDS,
         }
         samples = interleave(s.latency_requests, _web(http, page), _api(http, body))
         results.append(

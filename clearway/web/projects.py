@@ -14,6 +14,7 @@ from starlette.routing import Route
 from clearway.auth.middleware import request_identity
 from clearway.domain.identity import Identity, Role
 from clearway.domain.query import ListQuery, parse_tag_filter
+from clearway.domain.tasks import TASK_TYPES
 from clearway.errors import ValidationFailed
 from clearway.services import Services
 from clearway.store.base import Doc
@@ -22,21 +23,9 @@ from clearway.web.rendering import page
 PAGE_SIZE = 50
 DEFAULT_SORT = "-last_update"  # an indexed column, per project too
 STATUSES = ["created", "queued", "in_progress", "stopped", "completed", "published", "failed"]
-TYPES = [
-    "training",
-    "testing",
-    "inference",
-    "data_processing",
-    "application",
-    "monitor",
-    "controller",
-    "optimizer",
-    "service",
-    "qc",
-    "custom",
-]
+TYPES = sorted(TASK_TYPES)
 _SORTABLE = {"name", "status", "type", "created", "last_update", "started", "completed", "last_iteration"}
-_FIELDS = [
+FIELDS = [  # what the tasks table reads of each task
     "id",
     "name",
     "status",
@@ -148,7 +137,7 @@ def routes(services: Services) -> list[Route]:
         project_id = request.query_params.get("project") or None
         project = services.projects.get(me, project_id) if project_id else None
         columns = _columns(request)
-        found = services.tasks.list(me, task_query(request, columns, project_id), _FIELDS)
+        found = services.tasks.list(me, task_query(request, columns, project_id), FIELDS)
         names = services.accounts.names(me, {doc.get("user") or "" for doc in found})
         return page(
             request,
