@@ -5,7 +5,7 @@ Atomicity: the entry is found and locked (``FOR UPDATE SKIP LOCKED`` on PostgreS
 the owner's quota rows are locked and the quota checked again under the lock, and the entry is deleted and the
 grant written in the same transaction. So no entry is handed out twice and two agents never both pass one quota.
 Lock order: entry, then quota rows (sorted), then task; grants are closed (:meth:`SchedulerStore.settle`) in a
-transaction of their own before.
+transaction of their own before (in the take's own where a single writer serialises takes: SQLite).
 """
 
 from __future__ import annotations
@@ -88,12 +88,16 @@ class Scheduler:
         the identity may take tasks from the queue."""
         now = self.clock()
         org = identity.org_id
-        self.stores.scheduler.settle(org, now, self.tuning.usage_half_life_sec)
+        scheduler = self.stores.scheduler
         capacity = self.capacity(identity, worker_id)
         policy = self.policy(queue_id)
-        quotas = self.stores.scheduler.quotas(org)
-        for _ in range(_MAX_TRIES):
+        quotas = scheduler.quotas(org)
+        if not scheduler.settles_with_take:
+            scheduler.settle(org, now, self.tuning.usage_half_life_sec)
+        for attempt in range(_MAX_TRIES):
             with self.stores.transaction():
+                if attempt == 0 and scheduler.settles_with_take:
+                    scheduler.settle(org, now, self.tuning.usage_half_life_sec)
                 outcome = self._try(identity, queue_id, policy, capacity, quotas, now)
             if outcome is not _STALE:
                 break

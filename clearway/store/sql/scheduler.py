@@ -31,12 +31,15 @@ _g = dispatch_grants.c
 _u = dispatch_usage.c
 _RUNNING = ("queued", "in_progress")  # a granted task still queued is taken and not yet started
 _KEEP_HALF_LIVES = 4  # closed grants are kept this many half-lives (for mean run times)
+_PRUNE_EVERY_SEC = 60.0  # how often settling also forgets old closed grants (not on every dispatch)
 
 
 class SqlSchedulerStore(SchedulerStore):
     def __init__(self, db: Database) -> None:
         self.db = db
         self._insert = sqlite_insert if db.is_sqlite else pg_insert
+        self.settles_with_take = db.is_sqlite
+        self._pruned: dict[str, datetime] = {}  # per org: when old closed grants were last forgotten
 
     def policy(self, queue_id: str) -> Doc | None:
         stmt = select(_p.policy, _p.allow_priority, _p.gpus, _p.gpu_memory_gb, _p.memory_gb).where(_p.queue == queue_id)
@@ -159,8 +162,11 @@ class SqlSchedulerStore(SchedulerStore):
                     used[owner] += gpus * max(0.0, (now - as_utc(started)).total_seconds())
             for owner in sorted(used):  # in one order everywhere: concurrent settlers never deadlock
                 self._add_usage(conn, org_id, owner, used[owner], now, half_life_sec)
-            keep = now - timedelta(seconds=_KEEP_HALF_LIVES * half_life_sec)
-            conn.execute(delete(dispatch_grants).where(_g.org_id == org_id, _g.ended < keep))
+            last = self._pruned.get(org_id)
+            if last is None or (now - last).total_seconds() >= _PRUNE_EVERY_SEC:
+                self._pruned[org_id] = now
+                keep = now - timedelta(seconds=_KEEP_HALF_LIVES * half_life_sec)
+                conn.execute(delete(dispatch_grants).where(_g.org_id == org_id, _g.ended < keep))
         return len(closed)
 
     def mean_run_sec(self, queue_id: str, limit: int = 100) -> float | None:
