@@ -47,9 +47,14 @@
       series: [{ label: chart.time ? "time" : "iteration" }].concat(chart.series.map(function (s, i) {
         return { label: s.name, stroke: PALETTE[i % PALETTE.length], width: 1.5, spanGaps: true };
       })),
-      axes: [{}, {}]
+      // The value axis as wide as its longest tick label (uPlot's fixed 50 px cuts "-10,000" short).
+      axes: [{}, { size: function (u, values) { return values ? 16 + 7 * longest(values) : 50; } }]
     };
     return new window.uPlot(options, chartData(chart.series), figure);
+  }
+
+  function longest(labels) {
+    return labels.reduce(function (most, label) { return Math.max(most, String(label).length); }, 0);
   }
 
   function drawScalars(container) {
