@@ -12,7 +12,7 @@ from datetime import timedelta
 from clearway.auth.authenticator import Authenticator
 from clearway.domain.identity import Identity
 from clearway.errors import InvalidToken
-from clearway.store.base import WebSession, WebSessionStore
+from clearway.store.web_sessions import WebSession, WebSessionStore
 from clearway.timeutil import utcnow
 
 COOKIE = "clearway_session"

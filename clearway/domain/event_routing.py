@@ -24,7 +24,8 @@ from clearway.domain.access import (
 )
 from clearway.domain.identity import Identity
 from clearway.domain.notifications import KINDS, Subject
-from clearway.store.base import Doc, OutboxEvent, Stores
+from clearway.store.base import Doc, Stores
+from clearway.store.notifications import OutboxEvent
 
 SUBSCRIPTIONS_TTL_SEC = 1.0
 IdentityOf = Callable[[str], Identity | None]  # a user's identity with its groups and shares, None once gone

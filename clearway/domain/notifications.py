@@ -12,7 +12,8 @@ from enum import StrEnum
 from typing import Any
 
 from clearway.domain.ids import new_id
-from clearway.store.base import Doc, NewEvent, Stores
+from clearway.store.base import Doc, Stores
+from clearway.store.notifications import NewEvent
 from clearway.timeutil import utcnow
 
 

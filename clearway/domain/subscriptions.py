@@ -21,7 +21,8 @@ from clearway.domain.ids import new_id
 from clearway.domain.notifications import KINDS, Subject, is_known_pattern
 from clearway.domain.webhook_targets import check_url
 from clearway.errors import Forbidden, InvalidProjectId, InvalidTaskId, NotFound, ValidationFailed
-from clearway.store.base import Delivery, Doc, Stores
+from clearway.store.base import Doc, Stores
+from clearway.store.notifications import Delivery
 from clearway.timeutil import iso, utcnow
 
 CHANNELS = ("webhook", "email", "mqtt")

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from clearway.store.base import OutboxEvent
+from clearway.store.notifications import OutboxEvent
 from clearway.timeutil import iso
 
 

@@ -28,7 +28,8 @@ from clearway.domain.queue_alerts import QueueAlerts
 from clearway.notify.channels import Channel
 from clearway.notify.pg_listener import PgListener
 from clearway.notify.signals import Signal
-from clearway.store.base import Delivery, Stores
+from clearway.store.base import Stores
+from clearway.store.notifications import Delivery
 from clearway.store.sql.outbox import OUTBOX_CHANNEL, STREAM_CHANNEL
 from clearway.timeutil import utcnow
 

@@ -25,7 +25,7 @@ from clearway.domain.notifications import KINDS, is_known_pattern
 from clearway.errors import ClearwayError, ValidationFailed
 from clearway.notify import messages
 from clearway.services import Services
-from clearway.store.base import OutboxEvent
+from clearway.store.notifications import OutboxEvent
 
 BATCH = 200
 KEEPALIVE_SEC = 15.0

@@ -19,7 +19,7 @@ from clearway.domain.task_status import Status
 from clearway.domain.watchdog import Watchdog
 from clearway.errors import Forbidden, InvalidProjectId, InvalidTaskStatus, ValidationFailed
 from clearway.services import Services
-from clearway.store.base import OutboxEvent
+from clearway.store.notifications import OutboxEvent
 from clearway.timeutil import utcnow
 
 GPU_IDLE = {"gpu_usage": [0.0, 3.0], "gpu_memory_used": [100.0, 100.0], "gpu_memory_free": [15900.0, 15900.0]}

@@ -13,7 +13,8 @@ from typing import Any
 from clearway.domain.access import may_administer
 from clearway.domain.identity import Identity
 from clearway.errors import ValidationFailed
-from clearway.store.base import Doc, GatewayLogFilter, Stores
+from clearway.store.base import Doc, Stores
+from clearway.store.gateway import GatewayLogFilter
 from clearway.timeutil import iso, utcnow
 
 log = logging.getLogger(__name__)

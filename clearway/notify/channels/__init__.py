@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from clearway.store.base import Delivery
+from clearway.store.notifications import Delivery
 
 
 class Channel(Protocol):

@@ -15,7 +15,7 @@ from urllib.parse import unquote, urlsplit
 import orjson
 
 from clearway.notify import messages
-from clearway.store.base import Delivery
+from clearway.store.notifications import Delivery
 
 _PORTS = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
 

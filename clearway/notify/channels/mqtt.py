@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from clearway.notify import messages
-from clearway.store.base import Delivery
+from clearway.store.notifications import Delivery
 
 _PORTS = {"mqtt": 1883, "mqtts": 8883}
 

@@ -19,7 +19,7 @@ import httpx
 
 from clearway.domain.webhook_targets import needs_lookup, refused_address
 from clearway.notify import messages
-from clearway.store.base import Delivery
+from clearway.store.notifications import Delivery
 
 USER_AGENT = "Clearway-Webhooks/1"
 

@@ -7,7 +7,8 @@ from typing import Any
 
 from sqlalchemy import case, delete, func, insert, select, update
 
-from clearway.store.base import Doc, GatewayLogFilter, GatewayStore
+from clearway.store.base import Doc
+from clearway.store.gateway import GatewayLogFilter, GatewayStore
 from clearway.store.sql.database import Database
 from clearway.store.sql.schema import gateway_log, gateway_records, gateway_runs, gateway_tokens
 from clearway.timeutil import as_utc, iso

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, bindparam, delete, exists, func, insert, sele
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from clearway.store.base import NewEvent, OutboxEvent, OutboxStore
+from clearway.store.notifications import NewEvent, OutboxEvent, OutboxStore
 from clearway.store.sql.database import Database
 from clearway.store.sql.schema import notify_conditions, notify_deliveries, notify_outbox, notify_sequence
 

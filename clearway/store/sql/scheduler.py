@@ -11,7 +11,8 @@ from sqlalchemy import delete, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from clearway.store.base import Doc, SchedulerStore
+from clearway.store.base import Doc
+from clearway.store.scheduling import SchedulerStore
 from clearway.store.sql.database import Database
 from clearway.store.sql.queues import as_utc
 from clearway.store.sql.schema import (

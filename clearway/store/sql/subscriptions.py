@@ -15,7 +15,8 @@ from typing import Any
 
 from sqlalchemy import and_, delete, insert, or_, select, update
 
-from clearway.store.base import Delivery, Doc, SubscriptionStore
+from clearway.store.base import Doc
+from clearway.store.notifications import Delivery, SubscriptionStore
 from clearway.store.sql.database import Database
 from clearway.store.sql.outbox import event_from_row
 from clearway.store.sql.schema import notify_deliveries, notify_outbox, notify_subscriptions

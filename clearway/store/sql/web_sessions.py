@@ -6,9 +6,9 @@ from datetime import datetime
 
 from sqlalchemy import delete, insert, select, update
 
-from clearway.store.base import WebSession, WebSessionStore
 from clearway.store.sql.database import Database
 from clearway.store.sql.schema import web_sessions
+from clearway.store.web_sessions import WebSession, WebSessionStore
 
 
 class SqlWebSessionStore(WebSessionStore):
